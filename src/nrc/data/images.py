@@ -1,0 +1,136 @@
+"""Image regression data shared by CARLA, UTKFace and rendered MuJoCo (paper §4.2, App. A.2).
+
+An `ImageSet` keeps the pictures as uint8 (N, H, W, 3) arrays (a quarter of the float32 memory) and
+the targets as float32 (N, n); `to_tensors` turns a train/test split into the float32 NCHW tensors
+that the trainer consumes. The paper uses "standard preprocessing" and no augmentation (§3.2);
+pixel scaling to [0, 1] with optional per-channel standardisation is all that is done here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# Per-channel statistics of ImageNet, for torchvision-pretrained backbones.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images (uint8, N x H x W x 3), their targets (float32, N x n) and where they came from."""
+
+    name: str
+    images: np.ndarray
+    targets: np.ndarray
+    target_names: tuple[str, ...]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_images(self.images, self.name)
+        check_targets(self.targets, len(self.images), self.name)
+        if len(self.target_names) != self.targets.shape[1]:
+            raise ValueError(
+                f"{self.name}: {len(self.target_names)} target names for"
+                f" {self.targets.shape[1]} target columns"
+            )
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def n_targets(self) -> int:
+        """Target dimension n."""
+        return int(self.targets.shape[1])
+
+    def subset(self, index: np.ndarray | Sequence[int]) -> ImageSet:
+        """The samples at `index`, in that order, with the same provenance."""
+        index = np.asarray(index, dtype=np.int64)
+        return ImageSet(
+            self.name, self.images[index], self.targets[index], self.target_names, self.provenance
+        )
+
+
+def check_images(images: np.ndarray, name: str, allow_empty: bool = False) -> None:
+    """ValueError unless `images` is a uint8 array of shape (N, H, W, 3) (N >= 1 unless allowed)."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        raise ValueError(f"{name}: images must be a uint8 numpy array, got {type(images)}")
+    if images.ndim != 4 or images.shape[3] != 3 or min(images.shape[int(allow_empty) :]) == 0:
+        raise ValueError(f"{name}: images must have shape (N, H, W, 3), got {images.shape}")
+
+
+def check_targets(targets: np.ndarray, count: int, name: str) -> None:
+    """ValueError unless `targets` is a finite float32 (count, n) array with n >= 1."""
+    if not isinstance(targets, np.ndarray) or targets.dtype != np.float32:
+        raise ValueError(f"{name}: targets must be a float32 numpy array")
+    if targets.ndim != 2 or targets.shape[0] != count or targets.shape[1] < 1:
+        raise ValueError(f"{name}: targets must have shape ({count}, n), got {targets.shape}")
+    bad = ~np.isfinite(targets).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(f"{name}: {int(bad.sum())} target rows hold NaN/Inf (first rows {rows})")
+
+
+def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize uint8 (N, H, W, 3) images to (height, width) with antialiased bilinear filtering."""
+    check_images(images, "resize_images")
+    height, width = size
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {size}")
+    if images.shape[1:3] == (height, width):
+        return images
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def images_to_tensor(
+    images: np.ndarray,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [0, 1], then (x - mean) / std per channel."""
+    check_images(images, "images_to_tensor", allow_empty=True)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+    if (mean is None) != (std is None):
+        raise ValueError("give both mean and std for standardisation, or neither")
+    if mean is not None and std is not None:
+        m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        if m.numel() != 3 or s.numel() != 3 or not torch.all(s > 0):
+            raise ValueError(f"mean and std need 3 channels and std > 0, got {mean}, {std}")
+        x = x.sub_(m).div_(s)
+    return x
+
+
+def split_indices(count: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random train/test partition of range(count); both parts sorted."""
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in [0, 1), got {test_fraction}")
+    n_test = round(count * test_fraction)
+    if count - n_test < 1:
+        raise ValueError(f"cannot split {count} samples with test_fraction={test_fraction}")
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def to_tensors(
+    data: ImageSet,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_train, y_train, x_test, y_test) as float32 tensors, images NCHW (`images_to_tensor`)."""
+    train, test = split_indices(len(data), test_fraction, seed)
+    return (
+        images_to_tensor(data.images[train], mean, std),
+        torch.from_numpy(data.targets[train].copy()),
+        images_to_tensor(data.images[test], mean, std),
+        torch.from_numpy(data.targets[test].copy()),
+    )
