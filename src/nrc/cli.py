@@ -10,6 +10,7 @@ import sys
 # Modules that define `register(subparsers)`; each adds its sub-commands with `set_defaults(func=...)`.
 COMMAND_MODULES = [
     "nrc.metrics.commands",
+    "nrc.data.commands",
 ]
 
 
