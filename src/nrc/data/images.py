@@ -23,13 +23,17 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images (uint8, N x H x W x 3), their targets (float32, N x n) and where they came from."""
+    """Images (uint8, N x H x W x 3), their targets (float32, N x n) and where they came from.
+
+    `extras` holds further per-sample arrays (first axis N), e.g. the simulator state of a frame.
+    """
 
     name: str
     images: np.ndarray
     targets: np.ndarray
     target_names: tuple[str, ...]
     provenance: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_images(self.images, self.name)
@@ -39,6 +43,11 @@ class ImageSet:
                 f"{self.name}: {len(self.target_names)} target names for"
                 f" {self.targets.shape[1]} target columns"
             )
+        for key, value in self.extras.items():
+            if len(value) != len(self.images):
+                raise ValueError(
+                    f"{self.name}: extra {key!r} has {len(value)} rows, not {len(self)}"
+                )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -52,7 +61,12 @@ class ImageSet:
         """The samples at `index`, in that order, with the same provenance."""
         index = np.asarray(index, dtype=np.int64)
         return ImageSet(
-            self.name, self.images[index], self.targets[index], self.target_names, self.provenance
+            self.name,
+            self.images[index],
+            self.targets[index],
+            self.target_names,
+            self.provenance,
+            {key: value[index] for key, value in self.extras.items()},
         )
 
 
