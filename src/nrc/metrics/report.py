@@ -1,0 +1,315 @@
+"""From accumulated moments to the NRC report (paper §3.1, §2.4; notes §2–3).
+
+With V the eigenvectors of the centred feature covariance (descending), Q an orthonormal basis
+of the row space of W and G the second-moment matrix of the features in the chosen convention:
+NRC1 = Σ_{j>n} v_jᵀ G v_j and NRC2 = Σ over a basis of the complement of row(W) of qᵀ G q.
+Summing over the complement (instead of 1 − the captured part) keeps full relative precision
+when the metrics are tiny.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nrc.metrics.convention import Convention
+from nrc.metrics.nrc3 import nrc3_at, optimal_gamma
+
+_SINGULAR_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Float64 sums over M samples of h − shift_h and y − shift_y (and of the raw h̃, ‖h‖);
+    see :class:`nrc.metrics.CollapseStats`."""
+
+    count: int
+    sum_h: np.ndarray
+    sum_hh: np.ndarray
+    sum_hn_hn: np.ndarray
+    sum_norm: float
+    zero_rows: int
+    sum_y: np.ndarray
+    sum_yy: np.ndarray
+    sum_hy: np.ndarray
+    shift_h: np.ndarray
+    shift_y: np.ndarray
+    sum_r: np.ndarray | None = None
+    sum_rr: np.ndarray | None = None
+
+    def feature_covariance(self) -> np.ndarray:
+        """Centred feature covariance Σ_H, ÷M."""
+        mean = self.sum_h / self.count
+        return self.sum_hh / self.count - np.outer(mean, mean)
+
+    def feature_second_moment(self) -> np.ndarray:
+        """Uncentred E[hhᵀ] (the "raw" convention), undoing the shift."""
+        k, m = self.shift_h, self.count
+        cross = np.outer(self.sum_h, k)
+        return (self.sum_hh + cross + cross.T) / m + np.outer(k, k)
+
+    def target_covariance(self) -> np.ndarray:
+        """Centred target covariance Σ, ÷M (paper §1)."""
+        mean = self.sum_y / self.count
+        return self.sum_yy / self.count - np.outer(mean, mean)
+
+    def residual_sums(self, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Σr and Σrrᵀ of r = Wh + b − y, expanded in the moments (no second pass).
+
+        With h' = h − K, y' = y − L: r = Wh' + b' − y' where b' = b + WK − L.
+        """
+        m = self.count
+        b = b + w @ self.shift_h - self.shift_y
+        wh = w @ self.sum_h
+        sum_r = wh + m * b - self.sum_y
+        cross = w @ self.sum_hy
+        sum_rr = (
+            w @ self.sum_hh @ w.T
+            + np.outer(wh, b)
+            + np.outer(b, wh)
+            + m * np.outer(b, b)
+            - cross
+            - cross.T
+            - np.outer(b, self.sum_y)
+            - np.outer(self.sum_y, b)
+            + self.sum_yy
+        )
+        return sum_r, sum_rr
+
+
+@dataclass(frozen=True)
+class CollapseReport:
+    """NRC1–3 and the quantities around them for one set of features, head and targets.
+
+    Lists are plain Python so the report serialises to JSON; :meth:`to_dict` flattens it into
+    one row of scalars for a metrics table. Values that do not exist carry ``None`` and a reason.
+    """
+
+    count: int
+    d: int
+    n: int
+    convention: str
+    nrc1: float
+    nrc2: float
+    nrc3: float | None
+    nrc3_reason: str | None
+    gamma: float | None
+    gamma_protocol: str
+    gamma_ratio: float | None
+    nrc3_optimal: float | None
+    gamma_optimal: float | None
+    lambda_min: float
+    lambda_max: float
+    sigma: list[list[float]]
+    target_corr: list[float]
+    evr: list[float]
+    nrc1_by_k: list[float]
+    feature_norm_mean: float
+    zero_feature_rows: int
+    w_row_norms: list[float]
+    wwt: list[list[float]]
+    residual_source: str | None = None
+    mse: float | None = None
+    r2: float | None = None
+    residual_mean: list[float] = field(default_factory=list)
+    residual_cov: list[list[float]] = field(default_factory=list)
+    residual_whiteness: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat dict of scalars: lists become ``evr_1``…, matrices ``wwt_1_2``… (1-based)."""
+        flat: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, list) and value and isinstance(value[0], list):
+                for i, row in enumerate(value, 1):
+                    for j, v in enumerate(row, 1):
+                        flat[f"{key}_{i}_{j}"] = v
+            elif isinstance(value, list):
+                names = _pair_names(self.n) if key == "target_corr" else range(1, len(value) + 1)
+                for name, v in zip(names, value, strict=True):
+                    flat[f"{_singular(key)}_{name}"] = v
+            else:
+                flat[key] = value
+        return flat
+
+
+def _singular(key: str) -> str:
+    return {"w_row_norms": "w_row_norm", "nrc1_by_k": "nrc1_k"}.get(key, key)
+
+
+def _pair_names(n: int) -> list[str]:
+    return [f"{i + 1}_{j + 1}" for i in range(n) for j in range(i + 1, n)]
+
+
+def _upper_offdiag(mat: np.ndarray) -> list[float]:
+    i, j = np.triu_indices(mat.shape[0], k=1)
+    return mat[i, j].tolist()
+
+
+def _correlation(cov: np.ndarray) -> np.ndarray:
+    std = np.sqrt(np.diag(cov))
+    return cov / np.outer(std, std)
+
+
+def _check_targets(sigma: np.ndarray) -> np.ndarray:
+    """Eigenvalues of Σ (ascending) after checking Σ ≻ 0 (the paper's assumption, §1)."""
+    variances = np.diag(sigma)
+    scale = max(float(np.trace(sigma)), np.finfo(float).tiny)
+    constant = np.flatnonzero(variances <= _SINGULAR_TOL * scale)
+    if constant.size:
+        raise ValueError(
+            f"targets: column(s) {constant.tolist()} are constant, so the target covariance Σ is "
+            "singular; NRC3 and γ/λmin need Σ ≻ 0 (paper §1) — drop those columns"
+        )
+    eig = np.linalg.eigvalsh(sigma)
+    if eig[0] <= _SINGULAR_TOL * scale:
+        raise ValueError(
+            f"targets: the target covariance Σ is singular (λmin = {eig[0]:.3g}, λmax = "
+            f"{eig[-1]:.3g}); its columns are linearly dependent, NRC3 needs Σ ≻ 0 (paper §1)"
+        )
+    return eig
+
+
+def _feature_gram(moments: Moments, convention: Convention) -> np.ndarray:
+    if convention.features == "normalized":
+        return moments.sum_hn_hn / moments.count
+    if convention.features == "raw":
+        return moments.feature_second_moment()
+    return moments.feature_covariance()
+
+
+def _energy_by_direction(gram: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """qᵀ G q for each column q of the orthonormal ``basis``: the energy along each direction.
+
+    G is positive semidefinite, so each value is ≥ 0; rounding can leave −1e-17, which is cut to 0
+    so that a fully collapsed case reads 0 rather than a negative distance.
+    """
+    return np.clip(np.einsum("ij,ij->j", basis, gram @ basis), 0.0, None)
+
+
+def _tail_sums(energy: np.ndarray) -> np.ndarray:
+    """``out[k]`` = energy outside the first k directions, summed from the smallest terms up."""
+    return np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
+
+
+def _row_space_complement(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """An orthonormal basis of ℝᵈ whose first ``rank`` columns span the rows of W."""
+    _, s, vt = np.linalg.svd(w, full_matrices=True)
+    tol = max(w.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
+    rank = int(np.sum(s > tol)) if s.size and s[0] > 0 else 0
+    return vt.T, rank
+
+
+def _nrc3_fields(
+    w: np.ndarray, sigma: np.ndarray, lam_min: float, gamma: float | None
+) -> dict[str, Any]:
+    empty = {"nrc3": None, "gamma": None, "gamma_ratio": None}
+    empty |= {"nrc3_optimal": None, "gamma_optimal": None}
+    if sigma.shape[0] == 1:
+        return empty | {"nrc3_reason": "n = 1: NRC3 is trivially 0 and omitted (paper App. A.3)"}
+    if not np.any(w):
+        return empty | {"nrc3_reason": "W = 0: WWᵀ/‖WWᵀ‖_F is undefined"}
+    g_opt, v_opt = optimal_gamma(w, sigma)
+    g, v = (g_opt, v_opt) if gamma is None else (float(gamma), nrc3_at(w, sigma, gamma))
+    return {
+        "nrc3": v,
+        "nrc3_reason": None,
+        "gamma": g,
+        "gamma_ratio": g / lam_min,
+        "nrc3_optimal": v_opt,
+        "gamma_optimal": g_opt,
+    }
+
+
+def _residual_fields(moments: Moments, w: np.ndarray, b: np.ndarray | None) -> dict[str, Any]:
+    if moments.sum_rr is not None:
+        sum_r, sum_rr, source = moments.sum_r, moments.sum_rr, "predictions"
+    elif b is not None:
+        sum_r, sum_rr = moments.residual_sums(w, b)
+        source = "W,b"
+    else:
+        return {}
+    m, n = moments.count, w.shape[0]
+    mean = sum_r / m
+    cov = sum_rr / m - np.outer(mean, mean)
+    total = float(np.trace(moments.target_covariance())) * m
+    whiteness = None
+    if n > 1 and np.all(np.diag(cov) > 0):
+        corr = _correlation(cov)
+        whiteness = float(np.max(np.abs(corr - np.diag(np.diag(corr)))))
+    return {
+        "residual_source": source,
+        "mse": float(np.trace(sum_rr)) / (m * n),
+        "r2": 1.0 - float(np.trace(sum_rr)) / total,
+        "residual_mean": mean.tolist(),
+        "residual_cov": cov.tolist(),
+        "residual_whiteness": whiteness,
+    }
+
+
+def report_from_moments(
+    moments: Moments,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    *,
+    gamma: float | None = None,
+    convention: Convention | None = None,
+    evr_k: int | None = None,
+) -> CollapseReport:
+    """Build the :class:`CollapseReport` from moments and the head (W, b); see module doc."""
+    convention = convention or Convention()
+    d, n = moments.sum_hy.shape
+    if n > d:
+        raise ValueError(
+            f"targets: n = {n} targets exceed the feature dimension d = {d} (need n ≤ d)"
+        )
+    if w.shape != (n, d):
+        raise ValueError(f"W: shape {w.shape} but the statistics need (n, d) = ({n}, {d})")
+    if b is not None and b.shape != (n,):
+        raise ValueError(f"b: shape {b.shape} but the head has n = {n} outputs")
+    if moments.count < 2:
+        raise ValueError(f"statistics: {moments.count} sample(s); covariances need at least 2")
+    k_max = min(d, 10) if evr_k is None else int(evr_k)
+    if not 1 <= k_max <= d:
+        raise ValueError(f"evr_k: must be between 1 and d = {d}, got {evr_k}")
+    sigma = moments.target_covariance()
+    sigma = (sigma + sigma.T) / 2
+    eig_y = _check_targets(sigma)
+
+    cov_h = moments.feature_covariance()
+    eig_h, vecs = np.linalg.eigh((cov_h + cov_h.T) / 2)
+    eig_h, vecs = eig_h[::-1], vecs[:, ::-1]
+    total_var = float(np.sum(eig_h))
+    if total_var <= 0.0:
+        raise ValueError(
+            "features: zero variance (all feature vectors are equal), so the principal "
+            "directions, EVR and NRC1 are undefined"
+        )
+    gram = _feature_gram(moments, convention)
+    scale = total_var if convention.features == "centered" else 1.0
+    basis_w, rank_w = _row_space_complement(w)
+    outside_pcs = _tail_sums(_energy_by_direction(gram, vecs)) / scale
+    outside_w = _tail_sums(_energy_by_direction(gram, basis_w)) / scale
+    wwt = w @ w.T
+    return CollapseReport(
+        count=moments.count,
+        d=d,
+        n=n,
+        convention=convention.features,
+        nrc1=float(outside_pcs[n]),
+        nrc2=float(outside_w[rank_w]),
+        gamma_protocol="optimal" if gamma is None else "fixed",
+        lambda_min=float(eig_y[0]),
+        lambda_max=float(eig_y[-1]),
+        sigma=sigma.tolist(),
+        target_corr=_upper_offdiag(_correlation(sigma)),
+        evr=(eig_h[:k_max] / total_var).tolist(),
+        nrc1_by_k=outside_pcs[1 : k_max + 1].tolist(),
+        feature_norm_mean=moments.sum_norm / moments.count,
+        zero_feature_rows=moments.zero_rows,
+        w_row_norms=np.linalg.norm(w, axis=1).tolist(),
+        wwt=wwt.tolist(),
+        **_nrc3_fields(w, sigma, float(eig_y[0]), gamma),
+        **_residual_fields(moments, w, b),
+    )
