@@ -1,0 +1,111 @@
+"""`nrc train` and `nrc sweep` (docs/training.md)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from nrc.train import rundir
+from nrc.train.config import to_dict
+from nrc.train.presets import PRESETS, resolve
+from nrc.train.runner import resume, run
+from nrc.train.sweep import sweep
+
+SHOWN = ("epoch", "train_mse", "test_mse", "train_r2", "nrc1", "nrc2", "nrc3", "nrc3_paper")
+
+
+def register(sub: Any) -> None:
+    """Add the `train` and `sweep` sub-commands."""
+    p = sub.add_parser("train", help="train one model, measuring collapse (a run directory)")
+    p.add_argument("config", nargs="?", help=f"preset {PRESETS} or a JSON config file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--out", type=Path, help="run directory (default runs/<config>-<dataset>-<hash>)"
+    )
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run directory RUN")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=train_command)
+
+    s = sub.add_parser("sweep", help="many runs over a grid of config values, one table")
+    s.add_argument("config", help=f"preset {PRESETS} or a JSON config file")
+    s.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values of one key (weight_decay=paper: the paper's grid; lambda_h=fig10: Fig. 10)",
+    )
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--out", type=Path, required=True, help="sweep directory")
+    s.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    s.set_defaults(func=sweep_command)
+
+
+def _default_dir(spec: str, config_json: str, dataset: str) -> Path:
+    """runs/<preset or file stem>-<dataset>-<8 hex of the config hash>."""
+    digest = hashlib.sha256(config_json.encode()).hexdigest()[:8]
+    return Path("runs") / f"{Path(spec).stem}-{dataset}-{digest}"
+
+
+def _print_final(run_dir: Path) -> None:
+    _, table = rundir.load_run(run_dir)
+    last = table.iloc[-1]
+    print(f"run: {run_dir}")
+    print(
+        "  ".join(
+            f"{k}={last[k]:.4g}" if isinstance(last[k], float) else f"{k}={last[k]}" for k in SHOWN
+        )
+    )
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Handler of `nrc train`."""
+    if args.resume is not None:
+        if args.config or args.overrides or args.out:
+            raise ValueError(
+                "--resume RUN takes no CONFIG, --set or --out (the run has its config)"
+            )
+        run_dir = resume(args.resume, progress=not args.no_progress)
+    else:
+        if not args.config:
+            raise ValueError("give a CONFIG (preset or file) or --resume RUN")
+        config = resolve(args.config, args.overrides)
+        out = args.out or _default_dir(
+            args.config, json.dumps(to_dict(config), sort_keys=True), config.dataset
+        )
+        run_dir = run(config, out, progress=not args.no_progress)
+    _print_final(run_dir)
+    return 0
+
+
+def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """`key=v1,v2` strings as {key: [values]} (each value parsed as JSON, else kept as text)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ValueError(f"--grid {item!r} must have the form key=v1,v2,...")
+        if key.strip() in grid:
+            raise ValueError(f"--grid key {key.strip()!r} given twice")
+        grid[key.strip()] = [_value(v.strip()) for v in text.split(",")]
+    return grid
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Handler of `nrc sweep`."""
+    result = sweep(
+        args.config, _parse_grid(args.grid), args.out, overrides=args.overrides, jobs=args.jobs
+    )
+    print(result.status[["run", "status", "error"]].to_string(index=False))
+    print(f"table: {args.out / 'sweep.parquet'} ({len(result.table)} rows)")
+    return 0 if (result.status["status"] == "complete").all() else 1

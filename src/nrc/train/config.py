@@ -1,0 +1,162 @@
+"""Training configuration: one flat, validated dataclass; presets; `key=value` overrides.
+
+Everything a run needs is in `TrainConfig`, so the resolved config (config.json in the run
+directory) is enough to redo it. `validate` raises before any training, naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from nrc.models.mlp import ACTIVATIONS
+
+REGULARIZATIONS = ("weight_decay", "ufm")
+CONVENTIONS = ("normalized", "centered", "raw")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run (paper.md §5.1 for the defaults, which are Table 2 on Reacher).
+
+    Regularisation (paper §1, §5.3): `weight_decay` adds (wd/2)·‖p‖² over all parameters, biases
+    included, as the authors' code; `ufm` adds (lambda_h/2)·‖H_batch‖²_F/B + (lambda_w/2)·‖W‖²_F
+    and no weight decay. The data term is (1/2)·MSE averaged over samples and target dimensions.
+    """
+
+    dataset: str = "reacher"
+    train_size: int | None = None
+    test_size: int | None = None
+    depth: int = 3
+    width: int = 256
+    activation: str = "relu"
+    regularization: str = "weight_decay"
+    weight_decay: float = 1.5e-3
+    lambda_h: float = 0.0
+    lambda_w: float = 0.0
+    lr: float = 1e-2
+    batch_size: int = 256
+    epochs: int = 1_500_000
+    seed: int = 0
+    eval_every: int = 100
+    checkpoint_every: int = 1000
+    eval_batch_size: int = 4096
+    convention: str = "normalized"
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    """Raise unless `value` is an int >= low."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"config key {name!r} must be an integer >= {low}, got {value!r}")
+
+
+def _check_float(name: str, value: Any, *, positive: bool) -> None:
+    """Raise unless `value` is a finite real >= 0 (> 0 when `positive`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"config key {name!r} must be a finite number, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ValueError(
+            f"config key {name!r} must be {'> 0' if positive else '>= 0'}, got {value!r}"
+        )
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"config key {name!r} must be one of {choices}, got {value!r}")
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check every key of `config`; raise ValueError naming the first bad key. Returns `config`."""
+    if not isinstance(config.dataset, str) or not config.dataset:
+        raise ValueError(f"config key 'dataset' must be a non-empty name, got {config.dataset!r}")
+    for name in ("train_size", "test_size"):
+        if getattr(config, name) is not None:
+            _check_int(name, getattr(config, name), 1)
+    for name in ("depth", "width", "batch_size", "epochs", "eval_every", "eval_batch_size"):
+        _check_int(name, getattr(config, name), 1)
+    _check_int("seed", config.seed, 0)
+    _check_int("checkpoint_every", config.checkpoint_every, 1)
+    if config.epochs % config.eval_every:
+        raise ValueError(
+            f"config key 'epochs' ({config.epochs}) must be a multiple of 'eval_every' "
+            f"({config.eval_every}) so that the last epoch is evaluated"
+        )
+    if config.checkpoint_every % config.eval_every:
+        raise ValueError(
+            f"config key 'checkpoint_every' ({config.checkpoint_every}) must be a multiple of "
+            f"'eval_every' ({config.eval_every}) so that a resumed run repeats no evaluation"
+        )
+    _check_choice("activation", config.activation, ACTIVATIONS)
+    _check_choice("regularization", config.regularization, REGULARIZATIONS)
+    _check_choice("convention", config.convention, CONVENTIONS)
+    _check_float("lr", config.lr, positive=True)
+    for name in ("weight_decay", "lambda_h", "lambda_w"):
+        _check_float(name, getattr(config, name), positive=False)
+    if config.regularization == "ufm" and config.weight_decay:
+        raise ValueError(
+            "config key 'weight_decay' must be 0 when 'regularization' is 'ufm' (§5.3)"
+        )
+    if config.regularization == "weight_decay" and (config.lambda_h or config.lambda_w):
+        raise ValueError(
+            "config keys 'lambda_h'/'lambda_w' must be 0 unless 'regularization' is 'ufm'"
+        )
+    return config
+
+
+def _coerce(name: str, text: str) -> Any:
+    """Parse the text of a `--set name=text` override as JSON, falling back to a plain string."""
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def from_dict(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """`base` (default `TrainConfig()`) with `values` replaced, validated; unknown keys raise."""
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+    values = {
+        k: float(v) if isinstance(v, int) and _is_float_field(k) else v for k, v in values.items()
+    }
+    return validate(dataclasses.replace(base or TrainConfig(), **values))
+
+
+def _is_float_field(name: str) -> bool:
+    """Whether the TrainConfig field `name` holds a float (so that `--set lr=1` means 1.0)."""
+    return {f.name: f.type for f in fields(TrainConfig)}[name] == "float"
+
+
+def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """Apply `key=value` strings (values parsed as JSON: 1e-3, 5, "relu", null) to `config`."""
+    values: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override {item!r} must have the form key=value")
+        values[key.strip()] = _coerce(key.strip(), text.strip())
+    return from_dict(values, config)
+
+
+def to_dict(config: TrainConfig) -> dict[str, Any]:
+    """The config as a JSON-ready dict (config.json of a run)."""
+    return dataclasses.asdict(config)
+
+
+def load_file(path: Path) -> TrainConfig:
+    """A config from a JSON file of keys (missing keys take the TrainConfig defaults)."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config file {path} is not valid JSON: {err}") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a JSON object of keys")
+    return from_dict(values)

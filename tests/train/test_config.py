@@ -1,0 +1,85 @@
+"""Config validation, overrides and presets (paper.md §5.1 Table 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nrc.train import TrainConfig, apply_overrides, from_dict, preset, resolve
+from nrc.train.presets import PAPER_WD_GRIDS
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"lr": 0.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"weight_decay": -1e-3}, "weight_decay"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"activation": "gelu"}, "activation"),
+        ({"regularization": "dropout"}, "regularization"),
+        ({"convention": "whitened"}, "convention"),
+        ({"epochs": 150, "eval_every": 100}, "epochs"),
+        ({"eval_every": 10, "checkpoint_every": 15}, "checkpoint_every"),
+        ({"regularization": "ufm", "weight_decay": 1e-3}, "weight_decay"),
+        ({"lambda_h": 1e-3}, "lambda_h"),
+        ({"train_size": 0}, "train_size"),
+        ({"seed": -1}, "seed"),
+        ({"dataset": ""}, "dataset"),
+        ({"no_such_key": 1}, "no_such_key"),
+    ],
+)
+def test_bad_values_fail_naming_the_key(values: dict, key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        from_dict(values)
+
+
+def test_overrides_parse_json_and_strings() -> None:
+    config = apply_overrides(
+        TrainConfig(), ["lr=1", "activation=leaky_relu", "train_size=null", "seed=3"]
+    )
+    assert config.lr == 1.0 and isinstance(config.lr, float)
+    assert config.activation == "leaky_relu"
+    assert config.train_size is None and config.seed == 3
+    with pytest.raises(ValueError, match="key=value"):
+        apply_overrides(TrainConfig(), ["lr"])
+
+
+def test_paper_preset_is_table2() -> None:
+    expected = {
+        "reacher": (1_500_000, 1.5e-3),
+        "swimmer": (1_000_000, 1e-2),
+        "hopper": (200_000, 1e-2),
+    }
+    for dataset, (epochs, wd) in expected.items():
+        c = preset("paper", dataset)
+        assert (c.depth, c.width, c.activation, c.lr, c.batch_size) == (3, 256, "relu", 1e-2, 256)
+        assert (c.epochs, c.weight_decay, c.regularization) == (epochs, wd, "weight_decay")
+
+
+def test_preset_follows_the_dataset_override_and_then_applies_overrides() -> None:
+    c = resolve("paper", ["dataset=hopper", "seed=2"])
+    assert (c.dataset, c.epochs, c.weight_decay, c.seed) == ("hopper", 200_000, 1e-2, 2)
+    q = resolve("quick", ["dataset=swimmer"])
+    assert q.activation == "none" and q.weight_decay > 0
+
+
+def test_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"dataset": "swimmer", "lr": 0.05}))
+    c = resolve(path, ["epochs=200"])
+    assert (c.dataset, c.lr, c.epochs) == ("swimmer", 0.05, 200)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        resolve(path)
+    with pytest.raises(FileNotFoundError, match="neither a preset"):
+        resolve(tmp_path / "missing.json")
+
+
+def test_paper_wd_grids_contain_zero_and_table2_value() -> None:
+    for dataset, grid in PAPER_WD_GRIDS.items():
+        assert 0.0 in grid
+        assert preset("paper", dataset).weight_decay in grid

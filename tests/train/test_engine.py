@@ -1,0 +1,176 @@
+"""The training loop and its evaluation rows against independent float64 references."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from nrc.train import TrainConfig, build_model, evaluate, load_run, run
+from nrc.train.engine import check_tensors, loss_fn, make_optimizer
+from tests.train.conftest import make_data
+
+
+def _nrc1_reference(h: np.ndarray, n: int) -> float:
+    """Paper §3.1 / spec §2.2: PCA of centred H, project the row-normalised uncentred H̃."""
+    centred = h - h.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    p = vt[:n].T @ vt[:n]
+    hn = h / np.linalg.norm(h, axis=1, keepdims=True)
+    return float(np.sum((hn - hn @ p) ** 2) / h.shape[0])
+
+
+def test_evaluation_row_matches_direct_computation(
+    tiny: TrainConfig, data: SimpleNamespace
+) -> None:
+    model = build_model(tiny, 5, 2)
+    row = evaluate(model, check_tensors(data), dataclasses.replace(tiny, eval_batch_size=7))
+    with torch.no_grad():
+        h = model.features(data.x_train).double().numpy()
+        pred = model(data.x_train).double().numpy()
+        pred_test = model(data.x_test).double().numpy()
+    y, yt = data.y_train.double().numpy(), data.y_test.double().numpy()
+    assert row["train_mse"] == pytest.approx(np.mean((pred - y) ** 2), rel=1e-6)
+    assert row["test_mse"] == pytest.approx(np.mean((pred_test - yt) ** 2), rel=1e-6)
+    r2 = 1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean(0)) ** 2)
+    assert row["train_r2"] == pytest.approx(r2, rel=1e-6)
+    assert row["nrc1"] == pytest.approx(_nrc1_reference(h, 2), rel=1e-6)
+    w = model.head.weight.detach().double().numpy()
+    assert row["wwt_1_2"] == pytest.approx((w @ w.T)[0, 1], rel=1e-6)
+    assert row["activation"] == "none" and row["convention"] == "normalized"
+
+
+def test_weight_decay_equals_explicit_l2_on_all_parameters(
+    tiny: TrainConfig, data: SimpleNamespace
+) -> None:
+    """Authors' loss 0.5·MSE + 0.5·λ·Σ‖p‖² (paper.md §5.1) vs SGD(weight_decay=λ): one step each."""
+    a, b = build_model(tiny, 5, 2), build_model(tiny, 5, 2)
+    x, y = data.x_train[:32], data.y_train[:32]
+    opt = make_optimizer(tiny, a)
+    loss_fn(a, x, y, tiny).backward()
+    opt.step()
+    explicit = 0.5 * torch.mean((b(x) - y) ** 2)
+    explicit = explicit + 0.5 * tiny.weight_decay * sum(p.pow(2).sum() for p in b.parameters())
+    explicit.backward()
+    with torch.no_grad():
+        for p in b.parameters():
+            p -= tiny.lr * p.grad
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-7)
+
+
+def test_ufm_loss_is_equation_1_with_half_factors(tiny: TrainConfig, data: SimpleNamespace) -> None:
+    cfg = dataclasses.replace(
+        tiny, regularization="ufm", weight_decay=0.0, lambda_h=0.3, lambda_w=0.7
+    )
+    model = build_model(cfg, 5, 2)
+    x, y = data.x_train[:10].double(), data.y_train[:10].double()
+    model.double()
+    h = model.features(x).detach().numpy()
+    w = model.head.weight.detach().numpy()
+    pred = h @ w.T + model.head.bias.detach().numpy()
+    expected = (
+        0.5 * np.mean((pred - y.numpy()) ** 2)
+        + 0.5 * 0.3 * np.sum(h**2) / 10
+        + 0.5 * 0.7 * np.sum(w**2)
+    )
+    assert loss_fn(model, x, y, cfg).item() == pytest.approx(expected, rel=1e-12)
+    assert make_optimizer(cfg, model).defaults["weight_decay"] == 0.0
+
+
+def test_short_run_decreases_the_loss_and_writes_the_run(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    run_dir = run(tiny, tmp_path / "r", data=data)
+    config, table = load_run(run_dir)
+    assert config == tiny
+    assert list(table["epoch"]) == [0, 10, 20, 30, 40]
+    assert list(table["step"]) == [0, 30, 60, 90, 120]  # 96 samples / batch 32 = 3 steps per epoch
+    assert table["train_mse"].is_monotonic_decreasing
+    assert table["train_mse"].iloc[-1] < 0.5 * table["train_mse"].iloc[0]
+    for name in (
+        "config.json",
+        "metrics.parquet",
+        "wwt.npz",
+        "checkpoint.pt",
+        "train.log",
+        "summary.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    wwt = np.load(run_dir / "wwt.npz")
+    assert wwt["wwt"].shape == (5, 2, 2)
+    np.testing.assert_allclose(wwt["wwt"][:, 0, 1], table["wwt_1_2"])
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 40 and state["step"] == 120
+    assert "epoch 40" in (run_dir / "train.log").read_text()
+
+
+def _nrc3_reference(wwt: np.ndarray, sigma: np.ndarray, gamma: float) -> float:
+    """NRC3 of paper §3.1 by its definition, float64."""
+    vals, vecs = np.linalg.eigh(sigma)
+    target = vecs @ np.diag(np.sqrt(vals)) @ vecs.T - np.sqrt(gamma) * np.eye(len(sigma))
+    return float(np.sum((wwt / np.linalg.norm(wwt) - target / np.linalg.norm(target)) ** 2))
+
+
+def test_paper_protocol_uses_the_final_gamma_for_every_row(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    _, table = load_run(run(tiny, tmp_path / "r", data=data))
+    assert table["gamma_paper"].nunique() == 1
+    last = table.iloc[-1]
+    assert last["gamma_paper"] == pytest.approx(last["gamma"], rel=1e-9)
+    assert last["nrc3_paper"] == pytest.approx(last["nrc3"], rel=1e-9, abs=1e-15)
+    assert 0 <= last["gamma_paper"] <= last["lambda_min"]
+    first = table.iloc[0]
+    sigma = np.array([[last[f"sigma_{i}_{j}"] for j in (1, 2)] for i in (1, 2)])
+    wwt = np.array([[first[f"wwt_{i}_{j}"] for j in (1, 2)] for i in (1, 2)])
+    expected = _nrc3_reference(wwt, sigma, last["gamma_paper"])
+    assert first["nrc3_paper"] == pytest.approx(expected, rel=1e-9)
+    assert first["nrc3_paper"] >= first["nrc3"] - 1e-12  # the per-row optimum is never worse
+
+
+def test_weight_decay_causes_collapse_and_zero_weight_decay_does_not(tmp_path: Path) -> None:
+    """Paper §4.4 / Fig. 5: identical runs except λ_WD; NRC1 drops >10× below the λ_WD = 0 run."""
+    data = make_data(m=64, m_test=16)
+    base = TrainConfig(
+        dataset="synthetic", depth=2, width=32, activation="none", lr=0.1, batch_size=32,
+        epochs=1200, eval_every=600, checkpoint_every=1200, weight_decay=0.05,
+    )  # fmt: skip
+    nrc = {}
+    for wd in (0.05, 0.0):
+        _, table = load_run(
+            run(dataclasses.replace(base, weight_decay=wd), tmp_path / str(wd), data=data)
+        )
+        nrc[wd] = table.iloc[-1]
+    assert nrc[0.05]["nrc1"] < 1e-2 and nrc[0.05]["nrc2"] < 1e-2
+    assert nrc[0.0]["nrc1"] > 10 * nrc[0.05]["nrc1"]
+    assert nrc[0.0]["train_r2"] > 0.9  # the unregularised net fits; its features stay spread
+
+
+def test_bad_data_is_rejected(tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path) -> None:
+    bad = SimpleNamespace(**vars(data))
+    bad.y_train = data.y_train.clone()
+    bad.y_train[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="y_train contains NaN"):
+        run(tiny, tmp_path / "r", data=bad)
+    short = SimpleNamespace(**vars(data))
+    short.y_test = data.y_test[:-1]
+    with pytest.raises(ValueError, match="x_test has 32 rows, y_test has 31"):
+        check_tensors(short)
+
+
+def test_existing_run_with_another_config_is_an_error(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    run(tiny, tmp_path / "r", data=data)
+    with pytest.raises(ValueError, match="another config.*lr"):
+        run(dataclasses.replace(tiny, lr=0.01), tmp_path / "r", data=data)
+
+
+def test_divergence_is_reported(tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path) -> None:
+    with pytest.raises(FloatingPointError, match="diverged"):
+        run(dataclasses.replace(tiny, lr=1e6), tmp_path / "r", data=data)
