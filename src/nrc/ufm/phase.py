@@ -9,6 +9,7 @@ paper convention, NRC3 at γ = c as in the paper's UFM protocol §4.5) and the t
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -43,14 +44,24 @@ STYLES = ({"ls": "-"}, {"ls": "none", "marker": "o", "ms": 4})
 def c_grid(
     y: ArrayLike, points_per_decade: int = 6, below: float = 1e-3, above: float = 10.0
 ) -> np.ndarray:
-    """Log-spaced c from ``below``·λmin to ``above``·λmax: all regimes of Theorem 4.1."""
+    """Log-spaced c from ``below``·λmin to ``above``·λmax, covering every regime of Theorem 4.1.
+
+    Where no grid point falls strictly between two consecutive eigenvalues of Σ, their
+    geometric mean is added, so each rank j* = n, …, 0 appears at least once.
+    """
     if points_per_decade < 1:
         raise ValueError(f"points_per_decade: must be >= 1, got {points_per_decade}")
     if not (0.0 < below < 1.0 < above and np.isfinite(above)):
         raise ValueError(f"below, above: need 0 < below < 1 < above, got {below}, {above}")
-    spec = center_targets(y).spectrum
-    lo, hi = np.log10(below * spec.lambda_min), np.log10(above * spec.lambda_max)
-    return np.logspace(lo, hi, int(np.ceil((hi - lo) * points_per_decade)) + 1)
+    eig = np.sort(center_targets(y).spectrum.eigvals)
+    lo, hi = np.log10(below * eig[0]), np.log10(above * eig[-1])
+    grid = np.logspace(lo, hi, int(np.ceil((hi - lo) * points_per_decade)) + 1)
+    gaps = [
+        np.sqrt(a * b)
+        for a, b in itertools.pairwise(eig)
+        if a < b and not np.any((grid > a) & (grid < b))
+    ]
+    return np.sort(np.concatenate([grid, gaps]))
 
 
 def numerical_rank(w: np.ndarray, lambda_w: float, lambda_h: float, lambda_max: float) -> int:

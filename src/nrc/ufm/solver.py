@@ -47,13 +47,13 @@ def objective(
     w: torch.Tensor,
     b: torch.Tensor,
     y: torch.Tensor,
-    lambda_w: torch.Tensor,
-    lambda_h: torch.Tensor,
+    lambda_w: torch.Tensor | float,
+    lambda_h: torch.Tensor | float,
 ) -> torch.Tensor:
     """Problem (1) for a batch of G problems sharing targets ``y`` (M×n); returns (G,) losses.
 
     ‖H Wᵀ + 1bᵀ − Y‖²/(2M) + λ_H‖H‖²/(2M) + λ_W‖W‖²/2 with h (G, M, d), w (G, n, d),
-    b (G, n) and λ's (G,). Unbatched inputs (no leading G) work too and give a scalar.
+    b (G, n) and λ's (G,) tensors or floats. Unbatched inputs (no leading G) give a scalar.
     """
     m = y.shape[-2]
     residual = h @ w.transpose(-1, -2) + b.unsqueeze(-2) - y
@@ -138,10 +138,9 @@ def _lbfgs(
     h_free = (h0 / h_scale).requires_grad_()
     w_free = (w0 / w_scale).requires_grad_()
     b = b0.clone().requires_grad_()
-    lw, lh = torch.tensor(lambda_w, dtype=y.dtype), torch.tensor(lambda_h, dtype=y.dtype)
 
     def loss() -> torch.Tensor:
-        return objective(h_free * h_scale, w_free * w_scale, b, y, lw, lh)
+        return objective(h_free * h_scale, w_free * w_scale, b, y, lambda_w, lambda_h)
 
     with torch.no_grad():
         initial = loss()
