@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = [
     "nrc.metrics.commands",
     "nrc.data.commands",
+    "nrc.ufm.commands",
 ]
 
 
