@@ -42,8 +42,8 @@ def test_reacher_targets_are_the_fingertip_position(reacher: ImageSet) -> None:
     np.testing.assert_allclose(
         reacher.targets, reacher_fingertip(reacher.extras["qpos"]), atol=1e-6
     )
-    # 50-step episodes, every 2nd state rendered: 25 frames per episode
-    assert reacher.extras["episode"].tolist() == [0] * 25 + [1] * 5
+    # 50-step episodes, every 5th state rendered: 10 frames per episode
+    assert reacher.extras["episode"].tolist() == [0] * 10 + [1] * 10 + [2] * 10
     assert reacher.provenance["policy"] == "ik-pd" and reacher.provenance["seed"] == 3
 
 

@@ -108,7 +108,7 @@ RENDERED: dict[str, RenderedSpec] = {
         target=lambda data: data.body("fingertip").xpos[:2].copy(),
         camera={"lookat": [0.0, 0.0, 0.0], "distance": 0.62, "azimuth": 90.0, "elevation": -90.0},
         episode_steps=50,
-        frame_stride=2,
+        frame_stride=5,
         default_policy="ik-pd",
     ),
     "hopper-height": RenderedSpec(
@@ -119,7 +119,7 @@ RENDERED: dict[str, RenderedSpec] = {
         target=lambda data: data.qpos[1:2].copy(),
         camera={"lookat": [0.0, 0.0, 0.7], "distance": 3.2, "azimuth": 90.0, "elevation": -5.0},
         episode_steps=100,
-        frame_stride=2,
+        frame_stride=4,
         default_policy="sine-pd",
         env_kwargs={"terminate_when_unhealthy": False},
     ),
