@@ -20,7 +20,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 from nrc.data.atomic import atomic_path
-from nrc.data.envs import library_versions, task
+from nrc.data.envs import library_versions, make_env, task
 from nrc.data.experts import MLPPolicy, evaluate, write_json
 
 logger = logging.getLogger(__name__)
@@ -152,11 +152,13 @@ def train_expert(
     seed: int = 0,
     checkpoint_every: int = 50_000,
     eval_episodes: int = 10,
+    hyperparameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) a PPO expert for `env` until `total_steps`; returns the run's state.
 
     The folder `out` holds model.zip, vecnormalize.pkl, best.npz and state.json; calling this again
-    with a larger `total_steps` continues from the last checkpoint.
+    with a larger `total_steps` continues from the last checkpoint. `hyperparameters` override
+    entries of PPO_CONFIGS (top-level keys) for a new run; a resumed run keeps its own.
     """
     name = task(env).name
     if name not in PPO_CONFIGS:
@@ -166,10 +168,12 @@ def train_expert(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = TrainPaths(out)
-    config = PPO_CONFIGS[name]
-    venv = make_vec_env(task(name).env_id, n_envs=1, seed=seed)
+    config = PPO_CONFIGS[name] | (hyperparameters or {})
+    venv = make_vec_env(lambda: make_env(name), n_envs=1, seed=seed)
     if paths.model.is_file() and paths.normalizer.is_file() and paths.state.is_file():
         state = json.loads(paths.state.read_text())
+        if hyperparameters and state["hyperparameters"] != config:
+            raise ValueError(f"{paths.state}: a resumed run keeps its hyperparameters")
         venv = VecNormalize.load(str(paths.normalizer), venv)
         model = PPO.load(paths.model, env=venv, device="cpu")
         logger.info("%s: resuming from %d steps", name, state["steps"])
@@ -192,5 +196,6 @@ def train_expert(
     if remaining > 0:
         callback = CheckpointEval(name, paths, state, checkpoint_every, eval_episodes)
         model.learn(remaining, callback=callback, reset_num_timesteps=False)
-        callback.checkpoint()
+        if state["steps"] != model.num_timesteps:
+            callback.checkpoint()
     return state
