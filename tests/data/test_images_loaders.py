@@ -16,6 +16,7 @@ from nrc.data.images import (
     IMAGENET_STD,
     ImageSet,
     images_to_tensor,
+    load_image_dataset,
     resize_images,
     split_indices,
     to_tensors,
@@ -193,3 +194,42 @@ def test_utkface_errors_and_skipping(tmp_path: Path) -> None:
     (tmp_path / "30_0_0_20170109150557335.jpg").write_bytes(b"\xff\xd8 truncated jpeg")
     with pytest.raises(ValueError, match=r"corrupt or unreadable UTKFace image .*30_0_0"):
         load_utkface(tmp_path, skip_unparsable=True)
+
+
+# ---------------------------------------------------------------- nrc.data.load view
+
+
+def test_load_image_dataset_carla_uses_the_released_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path))
+    rng = np.random.default_rng(5)
+    for part in ("SeqTrain", "SeqVal"):
+        (tmp_path / "carla" / part).mkdir(parents=True)
+    _, t_train = write_carla_file(tmp_path / "carla" / "SeqTrain" / "data_00000.h5", rng, 10)
+    _, t_val = write_carla_file(tmp_path / "carla" / "SeqVal" / "data_00000.h5", rng, 6)
+    data = load_image_dataset("carla-2d")
+    assert data.x_train.shape == (10, 3, 64, 64) and data.x_train.dtype == torch.float32
+    assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) <= 1.0
+    np.testing.assert_array_equal(data.y_train.numpy(), t_train[:, [10, 0]])
+    np.testing.assert_array_equal(data.y_test.numpy(), t_val[:2, [10, 0]])  # 20 % of 10
+    one = load_image_dataset("carla-1d", train_size=4, test_size=3, subset="random", seed=1)
+    assert one.y_train.shape == (4, 1) and one.y_test.shape == (3, 1)
+    assert set(one.y_train[:, 0].tolist()) <= set(t_train[:, 10].tolist())
+    with pytest.raises(ValueError, match=r"train_size = 11 must lie in \[1, 10\]"):
+        load_image_dataset("carla-1d", train_size=11)
+
+
+def test_load_image_dataset_utkface_and_unknown_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path))
+    (tmp_path / "utkface").mkdir()
+    for age in range(1, 11):
+        write_face(tmp_path / "utkface" / f"{age}_0_1_2017010915055{age % 10}.jpg", (age, 9, 9))
+    data = load_image_dataset("utkface")
+    assert len(data.y_train) == 8 and len(data.y_test) == 1  # 80/20 split, test 20 % of 8
+    ages = sorted(data.y_train[:, 0].tolist() + data.y_test[:, 0].tolist())
+    assert set(ages) <= set(range(1, 11)) and len(set(ages)) == 9
+    with pytest.raises(ValueError, match="unknown image dataset"):
+        load_image_dataset("imagenet")

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from nrc.data import rendered
+from nrc.data import images, rendered
 from nrc.data.images import ImageSet
 from nrc.data.rendered import (
     RENDERED,
@@ -132,3 +132,19 @@ def test_shipped_sample_matches_a_fresh_rendering(name: str) -> None:
     # Pixels may differ by rasteriser rounding across OpenGL builds; the pictures may not.
     diff = np.abs(fresh.images.astype(np.int16) - sample.images.astype(np.int16))
     assert diff.mean() < 1.0
+
+
+def test_load_image_dataset_takes_test_frames_from_other_rollouts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(images, "RENDERED_TRAIN", 20)
+    monkeypatch.setattr(images, "RENDERED_TEST", 10)
+    data = images.load_image_dataset("reacher-fingertip", train_size=15)
+    assert data.x_train.shape == (15, 3, 64, 64) and data.y_test.shape == (3, 2)
+    train = generate("reacher-fingertip", count=15, size=64, seed=0)
+    test = generate("reacher-fingertip", count=3, size=64, seed=1)
+    np.testing.assert_array_equal(data.y_train.numpy(), train.targets)
+    np.testing.assert_array_equal(data.y_test.numpy(), test.targets)
+    np.testing.assert_allclose(data.x_test.numpy(), test.images.transpose(0, 3, 1, 2) / 255.0)
+    assert data.provenance["train"]["seed"] == 0 and data.provenance["test"]["seed"] == 1

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from nrc.data.envs import data_dir
+
+if TYPE_CHECKING:
+    from nrc.data.regression import RegressionData
 
 # Per-channel statistics of ImageNet, for torchvision-pretrained backbones.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -147,4 +152,97 @@ def to_tensors(
         torch.from_numpy(data.targets[train].copy()),
         images_to_tensor(data.images[test], mean, std),
         torch.from_numpy(data.targets[test].copy()),
+    )
+
+
+# Names `load_image_dataset` knows; the real files are looked for under $NRC_DATA_DIR.
+IMAGE_DATASETS = ("reacher-fingertip", "hopper-height", "carla-2d", "carla-1d", "utkface")
+RENDERED_TRAIN, RENDERED_TEST = 10_000, 2_000
+CARLA_TRAIN = 50_000  # the Deep-NRC code's "first 50,000 samples" (paper.md §8.3)
+
+
+def _rows(count: int, size: int | None, subset: str, seed: int, what: str) -> np.ndarray:
+    """The first `size` of `count` rows, or a seeded random `size` of them (sorted)."""
+    if subset not in ("first", "random"):
+        raise ValueError(f"subset must be 'first' or 'random', got {subset!r}")
+    size = count if size is None else size
+    if not 1 <= size <= count:
+        raise ValueError(f"{what} = {size} must lie in [1, {count}]")
+    if subset == "first":
+        return np.arange(size)
+    return np.sort(np.random.default_rng(seed).choice(count, size=size, replace=False))
+
+
+def _train_test(name: str, train_size: int | None, test_size: int | None) -> tuple[ImageSet, ...]:
+    """Training and test `ImageSet`s of an image dataset, before subsetting."""
+    # Imported here: the rendered sets pull in MuJoCo and gymnasium, the others h5py/Pillow.
+    if name in ("reacher-fingertip", "hopper-height"):
+        from nrc.data.rendered import load_rendered
+
+        n_train = max(train_size or RENDERED_TRAIN, RENDERED_TRAIN)
+        n_test = max(test_size or RENDERED_TEST, RENDERED_TEST)
+        # Test frames come from separate rollouts (data seed 1), as the paper's separate test data.
+        return load_rendered(name, n_train, seed=0), load_rendered(name, n_test, seed=1)
+    if name.startswith("carla-"):
+        from nrc.data.carla import load_carla
+
+        root = data_dir() / "carla"
+        variant = name.removeprefix("carla-")
+        n_train = train_size or CARLA_TRAIN
+        n_test = test_size or max(n_train // 5, 1)
+        return (
+            load_carla(root / "SeqTrain", variant, limit=n_train, size=(64, 64)),
+            load_carla(root / "SeqVal", variant, limit=n_test, size=(64, 64)),
+        )
+    from nrc.data.utkface import load_utkface
+
+    faces = load_utkface(data_dir() / "utkface", size=64, skip_unparsable=True)
+    train, test = split_indices(len(faces), 0.2, seed=0)
+    return faces.subset(train), faces.subset(test)
+
+
+def load_image_dataset(
+    name: str,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    subset: str = "first",
+    seed: int = 0,
+) -> RegressionData:
+    """An image dataset as `nrc.data.RegressionData` (float32 NCHW images in [0, 1], 64 x 64).
+
+    - "reacher-fingertip", "hopper-height": rendered (`nrc.data.rendered`), cached; training
+      frames from the seed-0 rollouts (10,000 by default), test frames from the seed-1 rollouts
+      (2,000 by default).
+    - "carla-2d", "carla-1d": $NRC_DATA_DIR/carla/SeqTrain and SeqVal (the released folders),
+      first 50,000 training frames by default, test 20 % of the training size.
+    - "utkface": $NRC_DATA_DIR/utkface, a seeded 80/20 split (seed 0) of the images.
+
+    `train_size`/`test_size` keep the first rows (`subset="first"`) or a random subset (`seed`);
+    the test size defaults to 20 % of the training size.
+    """
+    from nrc.data.regression import RegressionData  # nrc.data.regression may import this module
+
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {name!r}; choose from {IMAGE_DATASETS}")
+    train, test = _train_test(name, train_size, test_size)
+    train = train.subset(_rows(len(train), train_size, subset, seed, "train_size"))
+    # As for the MuJoCo sets (paper §4.2): the test set is 20 % of the training size by default.
+    n_test = test_size if test_size is not None else min(len(test), max(len(train) // 5, 1))
+    test = test.subset(_rows(len(test), n_test, subset, seed + 1, "test_size"))
+    return RegressionData(
+        x_train=images_to_tensor(train.images),
+        y_train=torch.from_numpy(train.targets.copy()),
+        x_test=images_to_tensor(test.images),
+        y_test=torch.from_numpy(test.targets.copy()),
+        name=name,
+        provenance={
+            "train": train.provenance,
+            "test": test.provenance,
+            "train_size": len(train),
+            "test_size": len(test),
+            "subset": subset,
+            "seed": seed,
+            "image_size": list(train.images.shape[1:3]),
+            "pixels": "float32 in [0, 1], channels first",
+        },
     )
