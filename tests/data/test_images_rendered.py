@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import h5py
@@ -12,6 +13,7 @@ from nrc.data import images, rendered
 from nrc.data.images import ImageSet
 from nrc.data.rendered import (
     RENDERED,
+    add_arguments,
     generate,
     load_rendered,
     main,
@@ -120,6 +122,14 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "3 images" in capsys.readouterr().out
     assert (tmp_path / "hopper-height-16px-n3-sine-pd-s0.h5").is_file()
     assert main(["hopper-height", "--count", "0", "--out", str(tmp_path)]) == 2
+    # the same options hooked under another command's sub-parsers (`nrc data render ...`)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser.add_subparsers(dest="cmd").add_parser("render"))
+    args = parser.parse_args(
+        ["render", "reacher-fingertip", "--count", "2", "--out", str(tmp_path)]
+    )
+    assert args.func(args) == 0
+    assert (tmp_path / "reacher-fingertip-64px-n2-ik-pd-s0.h5").is_file()
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))

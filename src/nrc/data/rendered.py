@@ -309,9 +309,8 @@ def sample_path(name: str) -> Path:
     return Path(str(resources.files("nrc.data") / "shipped" / "rendered" / f"{name}-sample.h5"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m nrc.data.rendered NAME [--count N] [--size PX] [--seed S] [--policy P]`."""
-    parser = argparse.ArgumentParser(prog="python -m nrc.data.rendered", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the render command (shared by `main` and a `nrc data render` hook)."""
     parser.add_argument("name", choices=sorted(RENDERED))
     parser.add_argument("--count", type=int, default=10_000, help="number of frames")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
@@ -319,18 +318,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", help="'ik-pd', 'sine-pd', 'expert' or an .npz policy")
     parser.add_argument("--out", type=Path, help="folder (default: $NRC_DATA_DIR/rendered)")
     parser.add_argument("--regenerate", action="store_true", help="ignore a cached file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        data = load_rendered(
-            args.name, args.count, args.size, args.seed, args.policy, args.out, args.regenerate
-        )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    parser.set_defaults(func=render_cmd)
+
+
+def render_cmd(args: argparse.Namespace) -> int:
+    """Generate (or find cached) one rendered set and print where it is."""
+    data = load_rendered(
+        args.name, args.count, args.size, args.seed, args.policy, args.out, args.regenerate
+    )
     path = cache_path(args.name, args.count, args.size, args.seed, args.policy, args.out)
     print(f"{path}: {len(data)} images {data.images.shape[1:3]}, targets {data.target_names}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nrc.data.rendered NAME [--count N] [--size PX] [--seed S] [--policy P]`."""
+    parser = argparse.ArgumentParser(prog="python -m nrc.data.rendered", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        return render_cmd(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
