@@ -7,11 +7,13 @@ import importlib
 import logging
 import sys
 
-# Modules that define `register(subparsers)`; each adds its sub-commands with `set_defaults(func=...)`.
+# Modules defining `register(subparsers)`; each adds its sub-commands with set_defaults(func=...).
 COMMAND_MODULES = [
     "nrc.metrics.commands",
+    "nrc.train.commands",
     "nrc.data.commands",
     "nrc.ufm.commands",
+    "nrc.experiments.commands",
 ]
 
 

@@ -1,0 +1,42 @@
+"""`nrc reproduce`: every figure and table of the paper, the claims checked, an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nrc.train.presets import DATASETS, PRESETS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `reproduce` sub-command."""
+    p = sub.add_parser("reproduce", help="run/reuse the paper's runs, figures, claims, report")
+    p.add_argument("--preset", choices=PRESETS, default="quick")
+    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated names")
+    p.add_argument("--out", type=Path, default=None, help="default: out/<preset>")
+    p.add_argument("--jobs", type=int, default=2, help="runs trained in parallel")
+    p.add_argument("--pdf", action="store_true", help="also write every figure as PDF")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key of every run (after the preset)",
+    )
+    p.set_defaults(func=_reproduce)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from nrc.experiments.reproduce import reproduce
+
+    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
+    index = reproduce(
+        args.preset,
+        datasets,
+        args.out or Path("out") / args.preset,
+        jobs=args.jobs,
+        formats=("png", "pdf") if args.pdf else ("png",),
+        overrides=tuple(args.set),
+    )
+    print(f"report: {index.resolve()}")
+    return 0

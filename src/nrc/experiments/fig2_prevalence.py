@@ -1,0 +1,43 @@
+"""Fig. 2: prevalence of NRC1–3 during training, with train/test MSE and R², per dataset."""
+
+from __future__ import annotations
+
+from nrc.experiments.common import Artifact, Context
+from nrc.plots import METRIC_LABELS, save_figure, subplots
+
+
+def make(ctx: Context) -> Artifact:
+    """Top row: NRC1, NRC2, NRC3 (both γ protocols) vs epoch (log y). Bottom: MSE and R²."""
+    res = ctx.results
+    datasets = list(res.plan.datasets)
+    fig, axes = subplots(2, len(datasets))
+    for col, name in enumerate(datasets):
+        rows = res.main(name)
+        top, bottom = axes[col], axes[len(datasets) + col]
+        for metric, style in (("nrc1", "-"), ("nrc2", "--"), ("nrc3", "-"), ("nrc3_paper", ":")):
+            if metric in rows and rows[metric].notna().any():
+                top.plot(rows.epoch, rows[metric].astype(float), style, label=METRIC_LABELS[metric])
+        top.set_yscale("log")
+        top.set_title(f"{name} (WD = {res.plan.main_weight_decay(name):g})")
+        top.set_xlabel("epoch")
+        top.set_ylabel("NRC")
+        top.legend(fontsize=7)
+        bottom.plot(rows.epoch, rows.train_mse, label="train MSE")
+        bottom.plot(rows.epoch, rows.test_mse, label="test MSE")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("epoch")
+        bottom.set_ylabel("MSE")
+        twin = bottom.twinx()
+        twin.plot(rows.epoch, rows.train_r2, color="tab:green", label="train R²")
+        twin.set_ylabel("train R²")
+        twin.set_ylim(0, 1.02)
+        bottom.legend(fontsize=7, loc="center right")
+    paths = save_figure(fig, ctx.figures / "fig2_prevalence", ctx.formats)
+    return Artifact(
+        "fig2",
+        "Fig. 2: prevalence of NRC1–NRC3",
+        "NRC1–3 of the whole training set during training (convention: row-normalised features; "
+        "NRC3 at the optimal γ of each evaluation and, dotted, at the γ of the final W as the "
+        "paper), and train/test MSE and train R².",
+        paths,
+    )

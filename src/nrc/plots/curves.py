@@ -1,0 +1,61 @@
+"""Learning-curve grids: one panel per (metric, dataset), one line per regularisation value
+(Figs. 5, 6, 7, 9, 10 share this layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from nrc.plots.style import METRIC_LABELS, reg_color, reg_label, subplots
+
+LOG_METRICS = {"nrc1", "nrc2", "nrc3", "nrc3_paper", "train_mse"}
+
+
+def metric_grid(
+    table: pd.DataFrame,
+    datasets: Sequence[str],
+    metrics: Sequence[str],
+    by: str,
+    legend: str,
+    title: str,
+) -> Figure:
+    """Rows = metrics, columns = datasets; ``by`` picks the column whose values get one line
+    each (colour by value, consistent across figures). Metrics the paper plots on a log scale
+    (NRC, train MSE) are drawn on one."""
+    fig, axes = subplots(len(metrics), len(datasets))
+    for col, dataset in enumerate(datasets):
+        rows = table[table.dataset == dataset]
+        for r, metric in enumerate(metrics):
+            ax = axes[r * len(datasets) + col]
+            for value, curve in sorted(rows.groupby(by), key=lambda kv: kv[0]):
+                if metric not in curve or curve[metric].isna().all():
+                    continue
+                curve = curve.groupby("epoch")[metric].mean()
+                ax.plot(
+                    curve.index,
+                    curve.to_numpy(dtype=float),
+                    color=reg_color(value),
+                    label=reg_label(legend, value),
+                    lw=1.3,
+                )
+            if metric in LOG_METRICS and np.any(rows.get(metric, pd.Series(dtype=float)) > 0):
+                ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+            if r == 0:
+                ax.set_title(dataset)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            ncol=len(labels),
+            frameon=False,
+            bbox_to_anchor=(0.5, 1.0),
+        )
+    fig.suptitle(title, y=1.04)
+    return fig

@@ -1,0 +1,63 @@
+"""Figure conventions for every experiment (issue 6): matplotlib (Agg), PNG and optionally PDF,
+labelled axes, log scales where the paper uses them, one colour per regularisation value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from nrc.io import atomic_write
+
+METRIC_LABELS = {
+    "nrc1": "NRC1",
+    "nrc2": "NRC2",
+    "nrc3": "NRC3 (optimal γ)",
+    "nrc3_paper": "NRC3 (γ from final W)",
+    "train_mse": "train MSE",
+    "test_mse": "test MSE",
+    "train_r2": "train R²",
+    "feature_norm_mean": "mean ‖h‖",
+}
+
+# Colours are fixed by the value itself (log10 from 1e-6 to 1e-1), so the same weight decay has
+# the same colour in every figure; 0 (no regularisation) is always black.
+_LOG_RANGE = (-6.0, -1.0)
+
+
+def reg_color(value: float) -> tuple[float, float, float, float]:
+    """The colour of a regularisation strength (weight decay or λ)."""
+    if value == 0:
+        return (0.0, 0.0, 0.0, 1.0)
+    lo, hi = _LOG_RANGE
+    t = (min(max(math.log10(value), lo), hi) - lo) / (hi - lo)
+    return matplotlib.colormaps["plasma"](0.05 + 0.85 * t)
+
+
+def reg_label(name: str, value: float) -> str:
+    """Legend text such as 'WD = 1e-02' or 'WD = 0'."""
+    return f"{name} = 0" if value == 0 else f"{name} = {value:.0e}"
+
+
+def subplots(rows: int, cols: int, width: float = 3.4, height: float = 2.7) -> tuple[Figure, list]:
+    """A figure with a rows×cols grid of axes (returned as a flat list)."""
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Save ``fig`` as ``stem.<fmt>`` for each format (atomically), close it, return the paths."""
+    fig.tight_layout()
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        atomic_write(path, lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=110))
+        paths.append(path)
+    plt.close(fig)
+    return paths
