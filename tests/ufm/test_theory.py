@@ -222,6 +222,8 @@ def test_bad_input_is_refused(correlated_targets):
         solve(y, 0.1, np.nan, 4)
     with pytest.raises(ValueError, match="no minimiser"):
         solve(y, 0.0, 0.1, 4)
+    with pytest.raises(ValueError, match="underflows"):
+        solve(y, 1e-200, 1e-200, 4)
     with pytest.raises(ValueError, match="rank 2 < n = 3"):
         solve(np.column_stack([y[:, :2], y[:, 0] - 2 * y[:, 1]]), 0.1, 0.1, 4)
     with pytest.raises(ValueError, match="rank"):

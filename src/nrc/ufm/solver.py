@@ -7,7 +7,7 @@ transpose of the paper's d×M H. Everything runs in float64 on the CPU.
 Method: torch.optim.LBFGS with a strong-Wolfe line search, one run per grid point, in
 rescaled variables that equalise the curvature of the W- and H-blocks (see
 :func:`_variable_scales`). Plain gradient descent crawls along the weakly penalised directions
-of H and near the strict saddles of Theorem 4.1; benchmarks/bench_ufm_solver.py measures it.
+of H and near the strict saddles of Theorem 4.1 (measured in docs/ufm.md).
 """
 
 from __future__ import annotations
@@ -190,8 +190,8 @@ def minimize(
     H ~ N(0, κ²), b ~ N(0, κ⁴), κ⁴ = tr(Σ)/n, so H Wᵀ starts at the targets' scale) and runs
     its own L-BFGS until the largest gradient entry of the loss relative to its initial value
     is ≤ ``tolerance_grad`` or ``max_iter`` iterations. One L-BFGS over the stacked sum of the
-    G problems was measured to need 3–6 times more work (shared line search and curvature
-    pairs across decoupled problems), so the grid is solved point by point.
+    G problems took 2–3 times longer to reach the same gaps (its line search and curvature
+    pairs mix decoupled problems; docs/ufm.md), so the grid is solved point by point.
     """
     targets = center_targets(y)
     m, n = targets.raw.shape

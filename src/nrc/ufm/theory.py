@@ -153,6 +153,8 @@ def check_lambdas(lambda_w: float, lambda_h: float) -> tuple[float, float]:
             f"lambda_w = {lw}, lambda_h = {lh}: with exactly one of them 0 problem (1) has no "
             "minimiser (its infimum 0 needs ‖W‖ or ‖H‖ → ∞); use both > 0 or both = 0"
         )
+    if lw > 0.0 and lw * lh == 0.0:
+        raise ValueError(f"lambda_w, lambda_h: the product c = {lw:g}·{lh:g} underflows to 0")
     return lw, lh
 
 
