@@ -44,3 +44,12 @@ def test_evaluate_prints_the_mean_return(capsys) -> None:
 def test_unknown_env_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown MuJoCo task 'ant'"):
         run(["data", "collect", "ant", "--episodes", "1"])
+
+
+def test_ship_rebuilds_the_paper_sized_set(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(commands, "shipped_dir", lambda: tmp_path)
+    assert run(["data", "ship", "reacher", "--seed", "3"]) == 0
+    train = read_minari(tmp_path / "minari" / "reacher-expert-train-v0")
+    test = read_minari(tmp_path / "minari" / "reacher-expert-test-v0")
+    assert (len(train), train.episodes(), len(test), test.episodes()) == (1000, 20, 200, 4)
+    assert train.provenance["seed"] == 3 and train.provenance["policy"] == "ik-pd"

@@ -113,7 +113,7 @@ def write_dataset(
             env_spec=env.spec,
             data_format="hdf5",
         )
-        storage.update_metadata(metadata(dataset_id, env_name, provenance))
+        storage.update_metadata(metadata(dataset_id, env, provenance))
         storage.update_episodes(buffers)
         staging.chmod(0o755)  # mkdtemp makes it private
         replace_dir(staging, final)
@@ -123,18 +123,17 @@ def write_dataset(
     return final
 
 
-def metadata(dataset_id: str, env_name: str, provenance: dict) -> dict[str, Any]:
+def metadata(dataset_id: str, env: gym.Env, provenance: dict) -> dict[str, Any]:
     """Minari metadata (the keys `minari.load_dataset` reads) plus our provenance."""
-    spec = task(env_name)
     return {
         "dataset_id": dataset_id,
         "minari_version": minari.__version__,
         "algorithm_name": str(provenance.get("policy", "unknown")),
         "author": {"nrc"},
         "code_permalink": "nrc.data.collect",
-        "description": f"{spec.env_id} expert rollouts for behaviour cloning (nrc, paper §4)",
-        "eval_env_spec": make_env(env_name).spec.to_json(),
-        "requirements": [f"mujoco=={provenance.get('versions', {}).get('mujoco', '')}"],
+        "description": f"{env.spec.id} expert rollouts for behaviour cloning (nrc, paper §4)",
+        "eval_env_spec": env.spec.to_json(),
+        "requirements": [f"mujoco=={library_versions()['mujoco']}"],
         "nrc_provenance": provenance,
     }
 
