@@ -78,6 +78,8 @@ def test_solver_refuses_bad_input(correlated_targets):
         minimize(y, [0.1, 0.2], [0.1, 0.2, 0.3], 4)
     with pytest.raises(ValueError, match="lambda_w: must be"):
         minimize(y, [0.1, -1.0], 0.1, 4)
+    with pytest.raises(ValueError, match="max_iter"):
+        minimize(y, 0.1, 0.1, 4, max_iter=0)
     with pytest.raises(ValueError, match="rank"):
         minimize(np.column_stack([y[:, :2], y[:, 0] + y[:, 1]]), 0.1, 0.1, 4)
     y[0, 0] = np.inf

@@ -189,7 +189,8 @@ def minimize(
     grid point starts from the same random point drawn from ``seed`` (W ~ N(0, κ²/d),
     H ~ N(0, κ²), b ~ N(0, κ⁴), κ⁴ = tr(Σ)/n, so H Wᵀ starts at the targets' scale) and runs
     its own L-BFGS until the largest gradient entry of the loss relative to its initial value
-    is ≤ ``tolerance_grad`` or ``max_iter`` iterations. One L-BFGS over the stacked sum of the
+    is ≤ ``tolerance_grad``, the line search stops making progress (float64 precision), or
+    after ``max_iter`` iterations (logged as a warning). One L-BFGS over the stacked sum of the
     G problems took 2–3 times longer to reach the same gaps (its line search and curvature
     pairs mix decoupled problems; docs/ufm.md), so the grid is solved point by point.
     """
@@ -197,6 +198,11 @@ def minimize(
     m, n = targets.raw.shape
     if int(d) != d or d < n:
         raise ValueError(f"d: feature width must be an integer >= n = {n}, got {d}")
+    if max_iter < 1 or history_size < 1 or not tolerance_grad >= 0.0:
+        raise ValueError(
+            f"max_iter, history_size: must be >= 1 and tolerance_grad >= 0, got {max_iter}, "
+            f"{history_size}, {tolerance_grad}"
+        )
     pairs = _grid(lambda_w, lambda_h)
     kappa_sq = float(np.sqrt(np.trace(targets.spectrum.sigma) / n))
     y_t = torch.from_numpy(targets.raw)
@@ -221,6 +227,9 @@ def minimize(
     grads = torch.autograd.grad(loss.sum(), [h, w, b])
     grad_max = torch.stack([g.abs().flatten(1).amax(1) for g in grads]).amax(0)
     iterations = np.array([r.iterations for r in runs])
+    for (lw, lh), its in zip(pairs, iterations, strict=True):
+        if its >= max_iter:
+            log.warning("UFM solver: λ_W = %g, λ_H = %g stopped at max_iter = %d", lw, lh, its)
     log.info(
         "UFM solver: %d problems, %d L-BFGS iterations in all, %.2f s",
         len(runs),
