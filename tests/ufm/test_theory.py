@@ -244,3 +244,12 @@ def test_bad_input_is_refused(correlated_targets):
         optimal_wwt(np.diag([1.0, 0.0]), 0.1, 0.1)
     with pytest.raises(ValueError, match="symmetric"):
         optimal_loss(np.array([[1.0, 0.5], [0.0, 1.0]]), 0.1, 0.1)
+
+
+def test_torch_targets_are_accepted(correlated_targets):
+    """Datasets give float32 torch tensors; they are read as float64 arrays."""
+    y = correlated_targets(30, 2, 12).astype(np.float32)
+    from_torch = solve(torch.from_numpy(y), 0.1, 0.2, 3)
+    from_numpy = solve(y.astype(np.float64), 0.1, 0.2, 3)
+    np.testing.assert_array_equal(from_torch.H, from_numpy.H)
+    assert from_torch.H.dtype == np.float64
