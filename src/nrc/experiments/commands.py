@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="default: out/<preset>")
     p.add_argument("--jobs", type=int, default=2, help="runs trained in parallel")
     p.add_argument("--pdf", action="store_true", help="also write every figure as PDF")
+    p.add_argument("--phase-points", type=int, default=6, help="UFM phase diagram: c per decade")
     p.add_argument(
         "--set",
         action="append",
@@ -37,6 +38,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         formats=("png", "pdf") if args.pdf else ("png",),
         overrides=tuple(args.set),
+        phase_points_per_decade=args.phase_points,
     )
     print(f"report: {index.resolve()}")
     return 0

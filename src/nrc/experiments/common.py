@@ -17,6 +17,7 @@ class Context:
     results: Results
     out: Path
     formats: tuple[str, ...] = ("png",)
+    phase_points_per_decade: int = 6  # resolution of the UFM phase diagram's c grid
 
     @property
     def figures(self) -> Path:

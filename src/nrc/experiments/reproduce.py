@@ -65,6 +65,7 @@ def reproduce(
     jobs: int = 1,
     formats: tuple[str, ...] = ("png",),
     overrides: tuple[str, ...] = (),
+    phase_points_per_decade: int = 6,
 ) -> Path:
     """The whole reproduction; returns the path of index.html. ``overrides`` (``key=value``)
     apply to every run, after the preset (used for tiny test configurations)."""
@@ -72,7 +73,7 @@ def reproduce(
     plan = plan_for(preset, tuple(datasets), tuple(overrides))
     out = Path(out)
     results: Results = execute(plan, out / "runs", jobs=jobs)
-    ctx = Context(results, out, formats)
+    ctx = Context(results, out, formats, phase_points_per_decade)
     artifacts = make_artifacts(ctx)
     phase = next((a.table for a in artifacts if a.key == "ufm_phase"), None)
     checked = claims.evaluate(results, phase)

@@ -11,7 +11,11 @@ def make(ctx: Context) -> Artifact:
     """Theory vs solver over c/λmin covering every regime, on Reacher's (or the first) targets."""
     datasets = ctx.results.plan.datasets
     name = "reacher" if "reacher" in datasets else datasets[0]
-    table = phase_diagram(load(name).y_train, out=ctx.figures / "ufm_phase")
+    table = phase_diagram(
+        load(name).y_train,
+        points_per_decade=ctx.phase_points_per_decade,
+        out=ctx.figures / "ufm_phase",
+    )
     return Artifact(
         "ufm_phase",
         "UFM phase diagram",

@@ -1,0 +1,115 @@
+"""The claims logic on constructed metric tables that pass and that fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nrc.experiments import claims
+from nrc.experiments.runs import Results, plan_for
+from nrc.metrics import sqrtm_psd
+
+SIGMA = np.array([[0.05, 0.01], [0.01, 0.02]])
+LAM_MIN = float(np.linalg.eigvalsh(SIGMA)[0])
+
+
+def _row(run: str, epoch: int, collapsed: bool, **extra) -> dict:
+    """One metrics row of an n = 2 run; collapsed rows have tiny NRC and WWᵀ ∝ Σ^½ − √γ I."""
+    gamma = 0.5 * LAM_MIN
+    wwt = sqrtm_psd(SIGMA) - np.sqrt(gamma) * np.eye(2) if collapsed else np.diag([1.0, 0.02])
+    row = {
+        "run": run,
+        "epoch": epoch,
+        "n": 2,
+        "seed": 0,
+        "lambda_min": LAM_MIN,
+        "nrc1": 1e-5 if collapsed else 0.4,
+        "nrc2": 2e-5 if collapsed else 0.5,
+        "nrc3": 1e-4 if collapsed else 0.3,
+        "evr_1": 0.7,
+        "evr_2": 0.2999 if collapsed else 0.1,
+        "evr_3": 1e-4,
+    }
+    row |= {f"sigma_{i + 1}_{j + 1}": SIGMA[i, j] for i in range(2) for j in range(2)}
+    row |= {f"wwt_{i + 1}_{j + 1}": wwt[i, j] for i in range(2) for j in range(2)}
+    return row | extra
+
+
+def _results(good: bool) -> Results:
+    plan = plan_for("quick", ("reacher",))
+    wd = pd.DataFrame(
+        [
+            _row(
+                f"wd={w}", e, collapsed=good and w > 0 and e > 0, dataset="reacher", weight_decay=w
+            )
+            for w in (0.0, plan.main_weight_decay("reacher"))
+            for e in (0, 100)
+        ]
+    )
+    ufm_rows = []
+    for lam in (1e-3, 1e-2):
+        c = lam * lam
+        var = c if good else 30 * c
+        ufm_rows.append(
+            _row(
+                f"ufm={lam}",
+                100,
+                collapsed=good,
+                dataset="reacher",
+                lambda_h=lam,
+                lambda_w=lam,
+                residual_whiteness=0.02 if good else 0.5,
+                residual_cov_1_1=var,
+                residual_cov_2_2=var,
+            )
+        )
+    fig10 = pd.DataFrame(
+        [
+            _row(
+                f"f={lh}",
+                100,
+                collapsed=True,
+                dataset="reacher",
+                lambda_h=lh,
+                feature_norm_mean=1 / lh if good else 1.0,
+                w_row_norm_1=lh,
+                w_row_norm_2=2 * lh,
+            )
+            for lh in (1e-3, 1e-2, 1e-1)
+        ]
+    )
+    return Results(plan, Path("."), wd, pd.DataFrame(ufm_rows), fig10, pd.DataFrame())
+
+
+def test_constructed_tables_that_pass() -> None:
+    phase = pd.DataFrame({"loss_gap": [1e-9, -3e-8]})
+    result = {c.id: c for c in claims.evaluate(_results(good=True), phase)}
+    assert [c.passed for c in result.values()] == [True] * 8, result
+    assert "1 min at γ/λmin 0.500" in result["C3"].measured
+
+
+def test_constructed_tables_that_fail() -> None:
+    phase = pd.DataFrame({"loss_gap": [1e-3]})
+    result = {c.id: c for c in claims.evaluate(_results(good=False), phase)}
+    for cid in ("C1", "C2", "C4", "C5", "C6", "C7", "C8"):
+        assert result[cid].passed is False, result[cid]
+    assert "not monotone: reacher ‖h‖" in result["C6"].measured
+
+
+def test_missing_runs_are_not_evaluated_rather_than_passed() -> None:
+    empty = Results(plan_for("quick", ("reacher",)), Path("."), *[pd.DataFrame()] * 4)
+    result = claims.evaluate(empty, None)
+    assert [c.passed for c in result] == [None] * 8
+    assert all(c.measured.startswith("not evaluated") for c in result)
+
+
+@pytest.mark.parametrize("broken", ["nrc1", "sigma_1_1"])
+def test_a_broken_table_is_reported_per_claim(broken: str) -> None:
+    res = _results(good=True)
+    res.wd = res.wd.drop(columns=[broken])
+    result = claims.evaluate(res, None)
+    assert any(c.passed is None and "Error: " in c.measured for c in result)
+    assert result[5].passed is True  # C6 reads only the Fig. 10 table

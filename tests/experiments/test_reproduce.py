@@ -1,0 +1,69 @@
+"""`nrc reproduce` end to end on a tiny configuration: every module makes its figure or table,
+every claim gets a row, the report links them; failed runs are reported, not fatal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nrc.cli import main
+from nrc.experiments.reproduce import MODULES, reproduce
+from nrc.experiments.runs import execute, plan_for
+
+TINY = ("epochs=20", "eval_every=10", "checkpoint_every=20", "width=16", "train_size=200")
+TINY += ("test_size=40",)
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repro")
+    index = reproduce("quick", ("reacher",), out, overrides=TINY, phase_points_per_decade=1)
+    return out, index
+
+
+def test_every_module_produces_its_artifact(tiny_report) -> None:
+    out, index = tiny_report
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["artifacts"]) == {key for key, _ in MODULES}
+    for key, artifact in summary["artifacts"].items():
+        assert artifact["error"] is None, (key, artifact["error"])
+        assert artifact["paths"], key
+        assert all(Path(p).is_file() for p in artifact["paths"]), key
+    assert summary["runs_failed"] == 0 and summary["runs_complete"] == 4 + 3 + 5
+    page = index.read_text()
+    for png in (out / "figures").rglob("*.png"):
+        assert str(png.relative_to(out)) in page
+
+
+def test_every_claim_has_a_row(tiny_report) -> None:
+    out, _ = tiny_report
+    table = pd.read_csv(out / "claims.csv")
+    assert list(table.id) == [f"C{i}" for i in range(1, 9)]
+    assert table.threshold.notna().all() and table.measured.notna().all()
+    assert table.set_index("id").loc["C8", "passed"]  # the UFM solver matches the closed form
+
+
+def test_reuses_finished_runs(tiny_report) -> None:
+    out, _ = tiny_report
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.parquet")}
+    results = execute(plan_for("quick", ("reacher",), TINY), out / "runs")
+    after = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.parquet")}
+    assert before == after and len(before) == 12
+    assert set(results.status.status) == {"complete"}
+
+
+def test_failed_runs_are_reported_and_the_rest_rendered(tmp_path, capsys) -> None:
+    args = ["reproduce", "--datasets", "reacher", "--out", str(tmp_path), "--jobs", "1"]
+    args += ["--phase-points", "1", *(f"--set={o}" for o in (*TINY, "lr=1e12"))]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["runs_complete"] == 0 and summary["runs_failed"] == 12
+    assert "diverged" in summary["failed_runs"][0]["error"]
+    assert summary["artifacts"]["table1"]["error"] is None
+    assert summary["artifacts"]["fig2"]["error"] is not None
+    assert all(c["passed"] is None for c in summary["claims"][:7])
+    assert "Failed runs" in (tmp_path / "index.html").read_text()
+    assert "report:" in capsys.readouterr().out
