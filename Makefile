@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/nrc demo --out out/demo
+	$(BIN)/nrc reproduce --preset quick --out out/quick
 
 test: $(STAMP) lint
 	$(BIN)/pytest
