@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from nrc.train import TrainConfig, build_model, evaluate, load_run, run
 from nrc.train.engine import check_tensors, loss_fn, make_optimizer
@@ -137,8 +138,8 @@ def test_weight_decay_causes_collapse_and_zero_weight_decay_does_not(tmp_path: P
     """Paper §4.4 / Fig. 5: identical runs except λ_WD; NRC1 drops >10× below the λ_WD = 0 run."""
     data = make_data(m=64, m_test=16)
     base = TrainConfig(
-        dataset="synthetic", depth=2, width=32, activation="none", lr=0.1, batch_size=32,
-        epochs=1200, eval_every=600, checkpoint_every=1200, weight_decay=0.05,
+        dataset="synthetic", depth=2, width=32, activation="none", lr=0.2, batch_size=32,
+        epochs=300, eval_every=300, checkpoint_every=300, weight_decay=0.05,
     )  # fmt: skip
     nrc = {}
     for wd in (0.05, 0.0):
@@ -174,3 +175,36 @@ def test_existing_run_with_another_config_is_an_error(
 def test_divergence_is_reported(tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path) -> None:
     with pytest.raises(FloatingPointError, match="diverged"):
         run(dataclasses.replace(tiny, lr=1e6), tmp_path / "r", data=data)
+
+
+class _DropoutNet(nn.Module):
+    """A non-MLP model with train/eval behaviour: features = dropout(tanh(linear(x)))."""
+
+    def __init__(self, d_in: int, n: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(d_in, 12), nn.Tanh(), nn.Dropout(0.5))
+        self.head = nn.Linear(12, n)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def test_any_model_with_features_and_head_trains_and_is_evaluated_in_eval_mode(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    def factory(config: TrainConfig, d_in: int, n: int) -> nn.Module:
+        torch.manual_seed(config.seed)
+        return _DropoutNet(d_in, n)
+
+    model = factory(tiny, 5, 2)
+    row = evaluate(model, check_tensors(data), tiny)
+    assert model.training  # mode restored
+    with torch.no_grad():
+        model.eval()
+        expected = torch.mean((model(data.x_train) - data.y_train) ** 2).item()
+    assert row["train_mse"] == pytest.approx(expected, rel=1e-6)
+    _, table = load_run(run(tiny, tmp_path / "r", data=data, model_factory=factory))
+    assert table["d"].iloc[0] == 12 and table["train_mse"].iloc[-1] < table["train_mse"].iloc[0]

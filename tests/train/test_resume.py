@@ -28,7 +28,7 @@ run(TrainConfig(**{config}), sys.argv[1], data=make_data())
 
 
 def _config(tiny: TrainConfig) -> TrainConfig:
-    return dataclasses.replace(tiny, epochs=1200, eval_every=20, checkpoint_every=40)
+    return dataclasses.replace(tiny, epochs=600, eval_every=20, checkpoint_every=40)
 
 
 def test_resume_after_kill_9_gives_the_identical_table(

@@ -101,7 +101,13 @@ def epoch_batches(
 
 @torch.no_grad()
 def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
-    """One metrics row: the CollapseReport of the whole training set plus train/test MSE, R²."""
+    """One metrics row: the CollapseReport of the whole training set plus train/test MSE, R².
+
+    The model is measured in eval mode (BatchNorm running statistics, no dropout) and put back
+    into the mode it was in.
+    """
+    was_training = model.training  # type: ignore[attr-defined]
+    model.eval()  # type: ignore[attr-defined]
     stats = CollapseStats()
     bs = config.eval_batch_size
     for start in range(0, data.x_train.shape[0], bs):
@@ -116,6 +122,7 @@ def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict
         float((model(data.x_test[s : s + bs]) - data.y_test[s : s + bs]).double().pow(2).sum())
         for s in range(0, data.x_test.shape[0], bs)
     )
+    model.train(was_training)  # type: ignore[attr-defined]
     row = report.to_dict()
     row["train_mse"], row["train_r2"] = row.pop("mse"), row.pop("r2")
     row.update(test_mse=sq_err / data.y_test.numel(), activation=config.activation)

@@ -30,13 +30,15 @@ PAPER_COMMON: dict[str, Any] = {
 }
 PAPER_SEEDS = (0, 1, 2)
 
-# Chosen here (docs/training.md): no activation on the features (notes.md §5: a ReLU keeps the
-# paper's NRC1 near 0.66), a larger learning rate and enough epochs to reach the terminal phase in
-# under 5 minutes on 2 CPU cores.
+# Chosen here on the shipped datasets (docs/training.md): no activation on the features
+# (notes.md §5: a ReLU keeps the paper's NRC1 near 0.66), a larger learning rate, and the
+# smallest weight decay that still collapses within the step budget (Reacher's and Hopper's
+# targets have small variance, and Table 2's weight decay drives their fit to the mean, R² = 0).
+# Collapse progresses with lr·λ_WD·steps, which sets the epochs.
 QUICK: dict[str, dict[str, Any]] = {
-    "reacher": {"epochs": 6_000, "weight_decay": 1e-2, "lr": 0.1},
-    "swimmer": {"epochs": 6_000, "weight_decay": 1e-2, "lr": 0.1},
-    "hopper": {"epochs": 600, "weight_decay": 1e-2, "lr": 0.1},
+    "reacher": {"epochs": 12_000, "weight_decay": 5e-4, "lr": 0.3},
+    "swimmer": {"epochs": 1_500, "weight_decay": 1e-2, "lr": 0.1},
+    "hopper": {"epochs": 1_500, "weight_decay": 5e-4, "lr": 0.3},
 }
 QUICK_COMMON: dict[str, Any] = {
     "depth": 3,

@@ -1,0 +1,70 @@
+"""`nrc train` and `nrc sweep` through their argument parsers."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nrc.train import TrainConfig, commands, load_run
+from tests.train.conftest import make_data
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def config_file(tiny: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr("nrc.train.runner.load_data", lambda config: make_data())
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(dataclasses.asdict(tiny)))
+    return path
+
+
+def test_train_writes_a_run_and_prints_the_final_row(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert (
+        _main(["train", str(config_file), "--set", "seed=4", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    config, table = load_run(out)
+    assert config.seed == 4 and table["epoch"].iloc[-1] == config.epochs
+    printed = capsys.readouterr().out
+    assert f"run: {out}" in printed and "nrc1=" in printed
+    assert _main(["train", "--resume", str(out), "--no-progress"]) == 0  # complete: reused
+
+
+def test_train_argument_errors(config_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--resume RUN takes no CONFIG"):
+        _main(["train", str(config_file), "--resume", str(tmp_path)])
+    with pytest.raises(ValueError, match="give a CONFIG"):
+        _main(["train"])
+    with pytest.raises(ValueError, match="config key 'lr'"):
+        _main(["train", str(config_file), "--set", "lr=0"])
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        _main(["train", "--resume", str(tmp_path / "nothing")])
+
+
+def test_sweep_command(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sweep"
+    code = _main(
+        ["sweep", str(config_file), "--grid", "seed=0,1", "--set", "epochs=20", "--out", str(out)]
+    )
+    assert code == 0
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert sorted(table["run"].unique()) == ["seed=0", "seed=1"]
+    assert "complete" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="key=v1,v2"):
+        _main(["sweep", str(config_file), "--grid", "seed", "--out", str(out)])
