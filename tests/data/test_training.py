@@ -32,9 +32,7 @@ def one_thread():
 
 
 def test_training_checkpoints_and_resumes_where_it_stopped(tmp_path) -> None:
-    state = train_expert(
-        "hopper", tmp_path, 200, checkpoint_every=64, eval_episodes=1, hyperparameters=SMALL
-    )
+    state = train_expert("hopper", tmp_path, 200, 0, 64, 1, algorithm="ppo", hyperparameters=SMALL)
     assert state["steps"] == 256  # each chunk runs whole PPO rollouts of n_steps = 128
     assert [h["steps"] for h in state["history"]] == [128, 256]
     for name in ("model.zip", "vecnormalize.pkl", "best.npz", "state.json"):
@@ -67,9 +65,7 @@ def test_exported_actor_acts_like_the_sb3_model(tmp_path, env: str, algorithm: s
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path) -> None:
-    train_expert(
-        "hopper", tmp_path, 10, checkpoint_every=64, eval_episodes=1, hyperparameters=SMALL
-    )
+    train_expert("hopper", tmp_path, 10, 0, 64, 1, algorithm="ppo", hyperparameters=SMALL)
     with pytest.raises(ValueError, match="keeps its hyperparameters"):
         train_expert("hopper", tmp_path, 300, hyperparameters=SMALL | {"n_epochs": 2})
     with pytest.raises(ValueError, match="uses PPO, not ars"):
