@@ -53,3 +53,13 @@ def test_ship_rebuilds_the_paper_sized_set(tmp_path, monkeypatch, capsys) -> Non
     test = read_minari(tmp_path / "minari" / "reacher-expert-test-v0")
     assert (len(train), train.episodes(), len(test), test.episodes()) == (1000, 20, 200, 4)
     assert train.provenance["seed"] == 3 and train.provenance["policy"] == "ik-pd"
+
+
+def test_train_expert_runs_and_resumes_from_the_cli(tmp_path, capsys) -> None:
+    argv = ["data", "train-expert", "swimmer", "--out", str(tmp_path), "--checkpoint-every", "1"]
+    assert run([*argv, "--steps", "1"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert run([*argv, "--steps", str(first["steps"] + 1)]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["steps"] > first["steps"] > 0
+    assert json.loads((tmp_path / "state.json").read_text())["algorithm"] == "ARS"

@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="MuJoCo behaviour-cloning datasets (paper §4)")
     cmds = data.add_subparsers(dest="data_command", required=True)
 
-    train = cmds.add_parser("train-expert", help="train or resume a PPO expert (swimmer, hopper)")
+    train = cmds.add_parser("train-expert", help="train or resume an expert (swimmer, hopper)")
     train.add_argument("env")
+    train.add_argument("--algorithm", choices=["ars", "ppo"], help="default: ars (new runs)")
     train.add_argument("--steps", type=int, default=3_000_000, help="total environment steps")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, help="run folder (default: $NRC_DATA_DIR/experts/ENV)")
@@ -67,7 +68,9 @@ def train_expert_cmd(args: argparse.Namespace) -> int:
     from nrc.data.training import train_expert
 
     out = args.out or data_dir() / "experts" / task(args.env).name
-    state = train_expert(args.env, out, args.steps, args.seed, args.checkpoint_every)
+    state = train_expert(
+        args.env, out, args.steps, args.seed, args.checkpoint_every, algorithm=args.algorithm
+    )
     print(json.dumps({"out": str(out), "steps": state["steps"], "best": state["best"]}))
     return 0
 
