@@ -54,5 +54,5 @@ def data_dir() -> Path:
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that determine the experts and the data (for provenance)."""
-    names = ["stable_baselines3", "gymnasium", "mujoco", "torch", "numpy", "minari"]
+    names = ["stable_baselines3", "sb3_contrib", "gymnasium", "mujoco", "torch", "numpy", "minari"]
     return {name: importlib.metadata.version(name) for name in names}

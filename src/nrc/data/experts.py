@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nrc.data.atomic import atomic_path
-from nrc.data.envs import make_env, task
+from nrc.data.envs import library_versions, make_env, task
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +231,7 @@ def ship_expert(env: str, policy: str | Path | None, episodes: int = 100) -> dic
             "std_return": float(returns.std()),
             "min_return": float(returns.min()),
             "max_return": float(returns.max()),
+            "versions": library_versions(),
         },
     }
     if isinstance(expert, MLPPolicy):
