@@ -208,3 +208,20 @@ def test_any_model_with_features_and_head_trains_and_is_evaluated_in_eval_mode(
     assert row["train_mse"] == pytest.approx(expected, rel=1e-6)
     _, table = load_run(run(tiny, tmp_path / "r", data=data, model_factory=factory))
     assert table["d"].iloc[0] == 12 and table["train_mse"].iloc[-1] < table["train_mse"].iloc[0]
+
+
+def test_ufm_run_reports_nrc3_at_gamma_c(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    """§5.3: with λ_H, λ_W penalties NRC3 is evaluated at γ = c = λ_W·λ_H, not optimised."""
+    cfg = dataclasses.replace(
+        tiny, regularization="ufm", weight_decay=0.0, lambda_h=0.2, lambda_w=0.05
+    )
+    _, table = load_run(run(cfg, tmp_path / "ufm", data=data))
+    np.testing.assert_allclose(table["gamma"], 0.01, rtol=1e-12)
+    assert set(table["gamma_protocol"]) == {"fixed"}
+    row = table.iloc[-1]
+    sigma = np.array([[row[f"sigma_{i}_{j}"] for j in (1, 2)] for i in (1, 2)])
+    wwt = np.array([[row[f"wwt_{i}_{j}"] for j in (1, 2)] for i in (1, 2)])
+    assert row["nrc3"] == pytest.approx(_nrc3_reference(wwt, sigma, 0.01), rel=1e-9)
+    assert row["nrc3_optimal"] <= row["nrc3"] + 1e-12
