@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nrc.data.atomic import atomic_path
 from nrc.data.envs import library_versions, make_env, task
+from nrc.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -166,13 +166,6 @@ def evaluate(policy: Policy, env: str, episodes: int, seed: int) -> np.ndarray:
         returns[i] = total
     environment.close()
     return returns
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write `payload` as indented JSON, atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
 
 
 def policy_provenance(spec: str, env: str) -> dict[str, Any]:

@@ -22,9 +22,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
-from nrc.data.atomic import atomic_path
 from nrc.data.envs import library_versions, make_env, task
-from nrc.data.experts import MLPPolicy, evaluate, write_json
+from nrc.data.experts import MLPPolicy, evaluate
+from nrc.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 

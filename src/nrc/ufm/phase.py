@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from nrc.data.atomic import atomic_path
+from nrc.io import atomic_path
 from nrc.metrics import compute
 from nrc.ufm.solver import minimize
 from nrc.ufm.theory import center_targets, solve
