@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from nrc.data import rendered
 from nrc.data.collect import collect_dataset
 from nrc.data.envs import TASKS, data_dir, task
 from nrc.data.experts import evaluate, load_policy, ship_expert, shipped_dir
@@ -60,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     stats.add_argument("--subset", default="first", choices=["first", "random"])
     stats.add_argument("--seed", type=int, default=0)
     stats.set_defaults(func=stats_cmd)
+
+    rendered.add_arguments(
+        cmds.add_parser("render", help="render a MuJoCo image regression set (64 px, cached)")
+    )
 
 
 def train_expert_cmd(args: argparse.Namespace) -> int:
@@ -123,7 +128,8 @@ def ship_cmd(args: argparse.Namespace) -> int:
 def stats_cmd(args: argparse.Namespace) -> int:
     """Handler of `nrc data stats`: our Table 1 row, and the paper's where it has one."""
     data = load(args.name, train_size=args.train_size, subset=args.subset, seed=args.seed)
-    row = table1_row(data.name, data.y_train)
+    input_type = "RGB image" if data.x_train.ndim == 4 else "raw state"
+    row = table1_row(data.name, data.y_train, input_type)
     corr = ", ".join(f"{c:.4g}" for c in row.target_corr) or "NA"
     print("| dataset | size | input type | n | target correlation | λmin (centred, ÷M) |")
     print("|---|---|---|---|---|---|")

@@ -115,7 +115,12 @@ def load(
     by `nrc data collect` under $NRC_DATA_DIR/minari; or a source "d4rl:PATH", "jat:PATH",
     "minari:ID" (then `test` names the test source; without it the last episodes are held out).
     Sizes default to the paper's: Table 1's training size (else all the data), test 20% of it.
+    Image datasets (`nrc.data.images.IMAGE_DATASETS`) are delegated to `load_image_dataset`.
     """
+    from nrc.data.images import IMAGE_DATASETS, load_image_dataset
+
+    if name in IMAGE_DATASETS:
+        return load_image_dataset(name, train_size, test_size, subset, seed)
     key = name.lower() if name.lower() in TASKS else name
     train, held_out = read_pair(key, test)
     for part in (train, held_out):
