@@ -32,7 +32,7 @@ def test_every_module_produces_its_artifact(tiny_report) -> None:
         assert artifact["error"] is None, (key, artifact["error"])
         assert artifact["paths"], key
         assert all(Path(p).is_file() for p in artifact["paths"]), key
-    assert summary["runs_failed"] == 0 and summary["runs_complete"] == 4 + 3 + 5
+    assert summary["runs_failed"] == 0 and summary["runs_complete"] == 3 + 3 + 5
     page = index.read_text()
     for png in (out / "figures").rglob("*.png"):
         assert str(png.relative_to(out)) in page
@@ -51,7 +51,7 @@ def test_reuses_finished_runs(tiny_report) -> None:
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.parquet")}
     results = execute(plan_for("quick", ("reacher",), TINY), out / "runs")
     after = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.parquet")}
-    assert before == after and len(before) == 12
+    assert before == after and len(before) == 11
     assert set(results.status.status) == {"complete"}
 
 
@@ -60,7 +60,7 @@ def test_failed_runs_are_reported_and_the_rest_rendered(tmp_path, capsys) -> Non
     args += ["--phase-points", "1", *(f"--set={o}" for o in (*TINY, "lr=1e12"))]
     assert main(args) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["runs_complete"] == 0 and summary["runs_failed"] == 12
+    assert summary["runs_complete"] == 0 and summary["runs_failed"] == 11
     assert "diverged" in summary["failed_runs"][0]["error"]
     assert summary["artifacts"]["table1"]["error"] is None
     assert summary["artifacts"]["fig2"]["error"] is not None

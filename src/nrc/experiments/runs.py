@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from nrc.data.envs import TASKS
+from nrc.train import TrainConfig, expand, run_points
 from nrc.train import preset as train_preset
-from nrc.train import sweep
-from nrc.train.presets import DATASETS, FIG10_LAMBDA_H, FIG10_LAMBDA_W, PAPER_SEEDS, PRESETS
+from nrc.train.presets import DATASETS, FIG10_LAMBDA_W, PAPER_SEEDS, PAPER_WD_GRIDS, PRESETS
 
 log = logging.getLogger(__name__)
 
 # The quick preset's sweeps use fewer points than the paper's so `make run` stays within
 # 20 minutes on 2 cores; each still spans no regularisation to the preset's own value.
-QUICK_WD_GRID = (0.0, 1e-4, 1e-3, 1e-2)
+QUICK_WD_FACTORS = (0.0, 0.1, 1.0)
 QUICK_UFM_LAMBDAS = (0.0, 1e-3, 1e-2)
 PAPER_UFM_LAMBDAS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 FIG10_DATASETS = ("reacher", "swimmer")
@@ -36,7 +37,7 @@ class Plan:
     preset: str
     datasets: tuple[str, ...]
     seeds: tuple[int, ...]
-    wd_grid: tuple[float, ...] | None  # None: the paper's per-dataset grids
+    wd_factors: tuple[float, ...] | None  # × the preset's WD; None: the paper's per-dataset grids
     ufm_lambdas: tuple[float, ...]
     fig10_datasets: tuple[str, ...] = field(default=FIG10_DATASETS)
     overrides: tuple[str, ...] = ()  # `key=value` applied last to every run (e.g. a tiny test)
@@ -44,6 +45,12 @@ class Plan:
     def main_weight_decay(self, dataset: str) -> float:
         """The weight decay of the run shown in Figs. 2–4 and 11 (the preset's own)."""
         return train_preset(self.preset, dataset).weight_decay
+
+    def wd_values(self, dataset: str) -> list[float]:
+        """The weight decays swept on ``dataset``, 0 and the preset's own included."""
+        if self.wd_factors is None:
+            return list(PAPER_WD_GRIDS[dataset])
+        return [float(f"{f * self.main_weight_decay(dataset):.3g}") for f in self.wd_factors]
 
 
 def plan_for(
@@ -60,7 +67,7 @@ def plan_for(
             "paper", tuple(datasets), PAPER_SEEDS, None, PAPER_UFM_LAMBDAS, overrides=overrides
         )
     return Plan(
-        "quick", tuple(datasets), (0,), QUICK_WD_GRID, QUICK_UFM_LAMBDAS, overrides=overrides
+        "quick", tuple(datasets), (0,), QUICK_WD_FACTORS, QUICK_UFM_LAMBDAS, overrides=overrides
     )
 
 
@@ -88,75 +95,61 @@ class Results:
 
     def main_run_dir(self, dataset: str) -> Path:
         """Run directory of the main run of ``dataset``."""
-        return self.root / "wd" / self.main(dataset).run.iloc[0]
+        return self.root / self.main(dataset).run.iloc[0]
 
 
 def _ufm_overrides(lam: float) -> list[str]:
     return ['regularization="ufm"', "weight_decay=0", f"lambda_w={lam}", 'activation="none"']
 
 
-def execute(plan: Plan, root: Path, jobs: int = 1) -> Results:
-    """Run (or reuse) every run of ``plan`` under ``root`` and gather the tables."""
-    root = Path(root)
-    datasets = list(plan.datasets)
-    seeds = list(plan.seeds)
-    wd_grid = ["paper"] if plan.wd_grid is None else list(plan.wd_grid)
-    tables: dict[str, list[pd.DataFrame]] = {"wd": [], "ufm": [], "fig10": []}
-    status: list[pd.DataFrame] = []
+def points(plan: Plan) -> list[tuple[str, TrainConfig]]:
+    """Every (``group/run``, config) of ``plan``; the group is the first folder of the name."""
+    datasets, seeds = list(plan.datasets), list(plan.seeds)
+    out: list[tuple[str, TrainConfig]] = []
 
-    def collect(group: str, result) -> None:
-        tables[group].append(result.table)
-        status.append(result.status.assign(group=group))
+    def add(group: str, grid: dict, overrides: list[str]) -> None:
+        for name, config in expand(plan.preset, grid, [*overrides, *plan.overrides]):
+            out.append((f"{group}/{name}", config))
 
-    log.info("weight-decay sweep: %s × WD %s × seeds %s", datasets, wd_grid, seeds)
-    collect(
-        "wd",
-        sweep(
-            plan.preset,
-            {"dataset": datasets, "weight_decay": wd_grid, "seed": seeds},
-            root / "wd",
-            overrides=list(plan.overrides),
-            jobs=jobs,
-        ),
-    )
+    for dataset in datasets:
+        add(
+            "wd", {"dataset": [dataset], "weight_decay": plan.wd_values(dataset), "seed": seeds}, []
+        )
     for lam in plan.ufm_lambdas:
-        log.info("UFM-style runs: λ_H = λ_W = %g", lam)
-        collect(
-            "ufm",
-            sweep(
-                plan.preset,
-                {"dataset": datasets, "lambda_h": [lam], "seed": seeds},
-                root / "ufm" / f"lambda={lam}",
-                overrides=[*_ufm_overrides(lam), *plan.overrides],
-                jobs=jobs,
-            ),
+        add(
+            f"ufm/lambda={lam}",
+            {"dataset": datasets, "lambda_h": [lam], "seed": seeds},
+            _ufm_overrides(lam),
         )
     fig10_sets = [d for d in plan.fig10_datasets if d in plan.datasets]
     if fig10_sets:
         every = FIG10_EPOCHS // 50
-        overrides = [
-            *_ufm_overrides(FIG10_LAMBDA_W),
-            f"epochs={FIG10_EPOCHS}",
-            f"eval_every={every}",
-            f"checkpoint_every={every * 10}",
-            *plan.overrides,
-        ]
-        log.info("Fig. 10 runs: λ_W = %g, λ_H in %s", FIG10_LAMBDA_W, FIG10_LAMBDA_H)
-        collect(
+        fixed = [f"epochs={FIG10_EPOCHS}", f"eval_every={every}", f"checkpoint_every={every * 10}"]
+        add(
             "fig10",
-            sweep(
-                plan.preset,
-                {"dataset": fig10_sets, "lambda_h": ["fig10"], "seed": seeds[:1]},
-                root / "fig10",
-                overrides=overrides,
-                jobs=jobs,
-            ),
+            {"dataset": fig10_sets, "lambda_h": ["fig10"], "seed": seeds[:1]},
+            [*_ufm_overrides(FIG10_LAMBDA_W), *fixed],
         )
+    return out
 
-    def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        frames = [f for f in frames if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    return Results(
-        plan, root, cat(tables["wd"]), cat(tables["ufm"]), cat(tables["fig10"]), cat(status)
-    )
+def _cost(config: TrainConfig) -> int:
+    """Expected work of a run (optimizer steps), to start the longest runs first."""
+    size = config.train_size or TASKS[config.dataset].train_size
+    return config.epochs * -(-size // config.batch_size)
+
+
+def execute(plan: Plan, root: Path, jobs: int = 1) -> Results:
+    """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time in one pool
+    (longest first), and gather the tables by group."""
+    todo = sorted(points(plan), key=lambda p: -_cost(p[1]))
+    log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
+    result = run_points(todo, Path(root), jobs=jobs)
+    group = result.status.run.str.split("/").str[0] if len(result.status) else pd.Series()
+    status = result.status.assign(group=group)
+
+    def part(name: str) -> pd.DataFrame:
+        table = result.table
+        return table[table.run.str.split("/").str[0] == name] if len(table) else pd.DataFrame()
+
+    return Results(plan, Path(root), part("wd"), part("ufm"), part("fig10"), status)

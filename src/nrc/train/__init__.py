@@ -11,7 +11,7 @@ from nrc.train.engine import Trainer, build_model, evaluate
 from nrc.train.presets import PAPER_WD_GRIDS, PRESETS, preset, resolve
 from nrc.train.rundir import is_complete, load_run
 from nrc.train.runner import resume, run
-from nrc.train.sweep import SweepResult, expand, sweep
+from nrc.train.sweep import SweepResult, expand, run_points, sweep
 
 __all__ = [
     "PAPER_WD_GRIDS",
@@ -30,6 +30,7 @@ __all__ = [
     "resolve",
     "resume",
     "run",
+    "run_points",
     "sweep",
     "validate",
 ]

@@ -110,9 +110,20 @@ def sweep(
     Finished runs are reused, unfinished ones resume; an exception in one run is logged and
     recorded in the status table, the others go on.
     """
+    return run_points(expand(spec, grid, overrides), root, jobs=jobs, data=data)
+
+
+def run_points(
+    points: Sequence[tuple[str, TrainConfig]],
+    root: Path | str,
+    *,
+    jobs: int = 1,
+    data: Any | None = None,
+) -> SweepResult:
+    """Run (name, config) points in `root/<name>` (names may hold sub-folders), `jobs` at a
+    time in the given order, and gather them (see :func:`sweep`)."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    points = expand(spec, grid, overrides)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     status: dict[str, dict[str, Any]] = {}
