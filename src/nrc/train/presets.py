@@ -31,14 +31,14 @@ PAPER_COMMON: dict[str, Any] = {
 PAPER_SEEDS = (0, 1, 2)
 
 # Chosen here on the shipped datasets (docs/training.md): no activation on the features
-# (notes.md §5: a ReLU keeps the paper's NRC1 near 0.66), a larger learning rate, and the
-# smallest weight decay that still collapses within the step budget (Reacher's and Hopper's
-# targets have small variance, and Table 2's weight decay drives their fit to the mean, R² = 0).
-# Collapse progresses with lr·λ_WD·steps, which sets the epochs.
+# (notes.md §5: a ReLU can keep the paper's NRC1 near 1), a larger learning rate, and a weight
+# decay strong enough for NRC3 (Swimmer at Table 2's 1e-2 keeps NRC3 ≈ 0.16) but not so strong
+# that the fit collapses to the mean (Reacher's targets have variances 0.009 and 0.015; at
+# λ_WD ≥ 2e-3 its R² drops to 0). Collapse progresses with lr·λ_WD·steps, which sets the epochs.
 QUICK: dict[str, dict[str, Any]] = {
     "reacher": {"epochs": 12_000, "weight_decay": 5e-4, "lr": 0.3},
-    "swimmer": {"epochs": 1_500, "weight_decay": 1e-2, "lr": 0.1},
-    "hopper": {"epochs": 1_500, "weight_decay": 5e-4, "lr": 0.3},
+    "swimmer": {"epochs": 1_200, "weight_decay": 3e-2, "lr": 0.1},
+    "hopper": {"epochs": 300, "weight_decay": 1e-2, "lr": 0.1},
 }
 QUICK_COMMON: dict[str, Any] = {
     "depth": 3,
