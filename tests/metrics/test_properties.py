@@ -128,3 +128,13 @@ def test_residuals_of_whitened_targets_are_white() -> None:
     report = compute(h, rng.normal(size=(n, 8)), y, predictions=y + residual)
     np.testing.assert_allclose(report.residual_cov, c * np.eye(n), atol=1e-12)
     assert report.residual_whiteness <= 1e-9
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_inputs_are_never_modified(dtype, as_tensor: bool) -> None:
+    h, w, b, y = make_case(4, 2, 8, 64)
+    h = h.astype(dtype)
+    original = h.copy()
+    compute(torch.from_numpy(h) if as_tensor else h, w, y, b)
+    np.testing.assert_array_equal(h, original)

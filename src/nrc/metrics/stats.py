@@ -139,6 +139,7 @@ class CollapseStats:
     ) -> CollapseStats:
         """Add a batch: features B×d, targets B×n (or B), predictions B×n (or B) if known."""
         h = as_float64(features, "features", ndim=2)
+        owned = h.data_ptr() != torch.as_tensor(features).data_ptr()  # True if h is a copy
         y = as_float64(targets, "targets", ndim=(1, 2))
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.shape[0] != h.shape[0]:
@@ -159,11 +160,15 @@ class CollapseStats:
         if self._sums is None:
             self._sums = _Sums.zeros(h.mean(0), y.mean(0))
         s = self._sums
-        h, y = h.to(s.count.device).contiguous(), y.to(s.count.device)
+        if h.device != s.count.device or not h.is_contiguous():
+            h, owned = h.to(s.count.device).contiguous(), True
+        y = y.to(s.count.device)
         norms = torch.linalg.vector_norm(h, dim=1)
         nonzero = norms > 0
-        h_unit = h / torch.where(nonzero, norms, 1.0).unsqueeze(1)
-        hs, ys = h - s.shift_h, y - s.shift_y
+        h_unit = h * torch.where(nonzero, norms, 1.0).reciprocal_().unsqueeze(1)
+        # Shift in place when h is our own float64 copy (saves a pass over the batch).
+        hs = h.sub_(s.shift_h) if owned else h - s.shift_h
+        ys = y - s.shift_y
         s.count += h.shape[0]
         s.sum_h += hs.sum(0)
         _add_gram(s.sum_hh, hs)

@@ -26,6 +26,7 @@ def metric_grid(
     each (colour by value, consistent across figures). Metrics the paper plots on a log scale
     (NRC, train MSE) are drawn on one."""
     fig, axes = subplots(len(metrics), len(datasets))
+    legend_items: dict[float, object] = {}
     for col, dataset in enumerate(datasets):
         rows = table[table.dataset == dataset]
         for r, metric in enumerate(metrics):
@@ -34,26 +35,23 @@ def metric_grid(
                 if metric not in curve or curve[metric].isna().all():
                     continue
                 curve = curve.groupby("epoch")[metric].mean()
-                ax.plot(
-                    curve.index,
-                    curve.to_numpy(dtype=float),
-                    color=reg_color(value),
-                    label=reg_label(legend, value),
-                    lw=1.3,
+                (line,) = ax.plot(
+                    curve.index, curve.to_numpy(dtype=float), color=reg_color(value), lw=1.3
                 )
+                legend_items.setdefault(float(value), line)
             if metric in LOG_METRICS and np.any(rows.get(metric, pd.Series(dtype=float)) > 0):
                 ax.set_yscale("log")
             ax.set_xlabel("epoch")
             ax.set_ylabel(METRIC_LABELS.get(metric, metric))
             if r == 0:
                 ax.set_title(dataset)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
+    if legend_items:  # every value of every dataset (grids can differ per dataset), in order
+        values = sorted(legend_items)
         fig.legend(
-            handles,
-            labels,
+            [legend_items[v] for v in values],
+            [reg_label(legend, v) for v in values],
             loc="upper center",
-            ncol=len(labels),
+            ncol=min(len(values), 7),
             frameon=False,
             bbox_to_anchor=(0.5, 1.0),
         )

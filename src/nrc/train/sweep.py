@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from nrc.train import rundir
 from nrc.train.config import TrainConfig, apply_overrides, from_dict, to_dict
@@ -119,26 +120,34 @@ def run_points(
     *,
     jobs: int = 1,
     data: Any | None = None,
+    progress: bool = True,
 ) -> SweepResult:
     """Run (name, config) points in `root/<name>` (names may hold sub-folders), `jobs` at a
-    time in the given order, and gather them (see :func:`sweep`)."""
+    time in the given order, and gather them (see :func:`sweep`). A progress bar counts runs."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     status: dict[str, dict[str, Any]] = {}
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    bar = tqdm(total=len(points), unit="run", desc=f"runs in {root}", disable=not progress)
+
+    def done(name: str, state: dict[str, Any]) -> None:
+        status[name] = state
+        bar.update()
+        bar.set_postfix_str(f"last: {name} ({state['status']})")
+
     if jobs == 1:
         for name, config in points:
-            status[name] = _attempt(lambda c=config, n=name: _run_one(c, root / n, data, threads))
+            done(name, _attempt(lambda c=config, n=name: _run_one(c, root / n, data, threads)))
     else:
-        ctx = multiprocessing.get_context(
-            "spawn"
-        )  # a clean interpreter per worker, no forked torch state
+        # A clean interpreter per worker (spawn): no forked torch state.
+        ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {n: pool.submit(_run_one, c, root / n, data, threads) for n, c in points}
-            for name, future in futures.items():
-                status[name] = _attempt(future.result)
+            futures = {pool.submit(_run_one, c, root / n, data, threads): n for n, c in points}
+            for future in cf.as_completed(futures):
+                done(futures[future], _attempt(future.result))
+    bar.close()
     return gather(root, [(n, c, status[n]) for n, c in points])
 
 
