@@ -51,7 +51,7 @@ def metric_grid(
             [legend_items[v] for v in values],
             [reg_label(legend, v) for v in values],
             loc="upper center",
-            ncol=min(len(values), 7),
+            ncol=min(len(values), 2 * len(datasets)),
             frameon=False,
             bbox_to_anchor=(0.5, 1.0),
         )

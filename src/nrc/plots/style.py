@@ -24,6 +24,8 @@ METRIC_LABELS = {
     "test_mse": "test MSE",
     "train_r2": "train R²",
     "feature_norm_mean": "mean ‖h‖",
+    "w_row_norm_1": "‖w₁‖ (row 1 of W)",
+    "w_row_norm_2": "‖w₂‖ (row 2 of W)",
 }
 
 # Colours are fixed by the value itself (log10 from 1e-6 to 1e-1), so the same weight decay has
