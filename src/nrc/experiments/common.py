@@ -38,10 +38,3 @@ class Artifact:
     paths: list[Path] = field(default_factory=list)
     table: pd.DataFrame | None = None
     error: str | None = None
-
-
-def final_rows(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The last evaluation of each run, averaged over seeds, indexed by ``keys``."""
-    last = table.sort_values("epoch").groupby("run").tail(1)
-    numeric = last.select_dtypes("number").columns.difference(keys)
-    return last.groupby(keys)[list(numeric)].mean().reset_index()

@@ -21,7 +21,8 @@ def make(ctx: Context) -> Artifact:
         top.set_title(f"{name} (WD = {res.plan.main_weight_decay(name):g})")
         top.set_xlabel("epoch")
         top.set_ylabel("NRC")
-        top.legend(fontsize=7)
+        if top.lines:  # a run that failed before its first evaluation has nothing to label
+            top.legend(fontsize=7)
         bottom.plot(rows.epoch, rows.train_mse, label="train MSE")
         bottom.plot(rows.epoch, rows.test_mse, label="test MSE")
         bottom.set_yscale("log")
