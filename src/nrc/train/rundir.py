@@ -12,9 +12,6 @@ summary.json     written last: status "complete", training seconds, the final ro
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nrc.io import atomic_write, write_json
 from nrc.train.config import TrainConfig, from_dict, to_dict
 
 CONFIG = "config.json"
@@ -30,25 +28,6 @@ WWT = "wwt.npz"
 CHECKPOINT = "checkpoint.pt"
 LOG = "train.log"
 SUMMARY = "summary.json"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; run files are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json(path: Path, value: Any) -> None:
-    """Atomically write `value` as indented JSON."""
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
 
 
 def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
