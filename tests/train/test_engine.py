@@ -225,3 +225,38 @@ def test_ufm_run_reports_nrc3_at_gamma_c(
     wwt = np.array([[row[f"wwt_{i}_{j}"] for j in (1, 2)] for i in (1, 2)])
     assert row["nrc3"] == pytest.approx(_nrc3_reference(wwt, sigma, 0.01), rel=1e-9)
     assert row["nrc3_optimal"] <= row["nrc3"] + 1e-12
+
+
+def test_image_inputs_train_a_resnet_through_the_same_trainer(
+    tiny: TrainConfig, tmp_path: Path
+) -> None:
+    """4-D inputs (N×C×H×W) and any model with features/head go through run() (issue 7)."""
+    from nrc.models.resnet import resnet18
+    from nrc.train.rundir import load_run
+
+    g = torch.Generator().manual_seed(0)
+    images = SimpleNamespace(
+        x_train=torch.rand(24, 3, 16, 16, generator=g),
+        y_train=torch.randn(24, 2, generator=g),
+        x_test=torch.rand(8, 3, 16, 16, generator=g),
+        y_test=torch.randn(8, 2, generator=g),
+    )
+    config = dataclasses.replace(
+        tiny, epochs=2, eval_every=1, checkpoint_every=2, batch_size=8, lr=1e-3
+    )
+
+    def factory(cfg: TrainConfig, channels: int, n: int):
+        torch.manual_seed(cfg.seed)
+        return resnet18(n)
+
+    run(config, tmp_path / "img", data=images, model_factory=factory)
+    _, table = load_run(tmp_path / "img")
+    assert list(table.epoch) == [0, 1, 2] and table.d.iloc[0] == 512
+    assert table.train_mse.notna().all() and table.nrc1.between(0, 1).all()
+    wrong = SimpleNamespace(**vars(images))
+    wrong.x_test = torch.rand(8, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"x_train samples have shape \(3, 16, 16\)"):
+        check_tensors(wrong)
+    wrong.x_test = torch.rand(8, 3, 16)
+    with pytest.raises(ValueError, match=r"data.x_test must be a 2-D or 4-D torch tensor"):
+        check_tensors(wrong)

@@ -41,12 +41,20 @@ class Tensors:
 
 
 def check_tensors(data: Any) -> Tensors:
-    """`data` (anything with x_train, y_train, x_test, y_test) as validated float32 `Tensors`."""
+    """`data` (anything with x_train, y_train, x_test, y_test) as validated float32 `Tensors`.
+
+    Targets are 2-D (samples × n); inputs are 2-D (vectors) or 4-D (images, N×C×H×W).
+    """
     out = {}
     for name in ("x_train", "y_train", "x_test", "y_test"):
         value = getattr(data, name, None)
-        if not isinstance(value, torch.Tensor) or value.ndim != 2:
-            raise ValueError(f"data.{name} must be a 2-D torch tensor, got {type(value).__name__}")
+        ranks = (2, 4) if name.startswith("x") else (2,)
+        if not isinstance(value, torch.Tensor) or value.ndim not in ranks:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(
+                f"data.{name} must be a {' or '.join(f'{r}-D' for r in ranks)} "
+                f"torch tensor, got {shape}"
+            )
         if not torch.isfinite(value).all():
             raise ValueError(f"data.{name} contains NaN or Inf")
         out[name] = value.float().contiguous()
@@ -54,8 +62,11 @@ def check_tensors(data: Any) -> Tensors:
         x, y = out[f"x_{split}"], out[f"y_{split}"]
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise ValueError(f"data: x_{split} has {x.shape[0]} rows, y_{split} has {y.shape[0]}")
-    if out["x_train"].shape[1] != out["x_test"].shape[1]:
-        raise ValueError("data: x_train and x_test have different numbers of columns")
+    if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
+        raise ValueError(
+            f"data: x_train samples have shape {tuple(out['x_train'].shape[1:])}, "
+            f"x_test samples {tuple(out['x_test'].shape[1:])}"
+        )
     if out["y_train"].shape[1] != out["y_test"].shape[1]:
         raise ValueError("data: y_train and y_test have different numbers of columns")
     return Tensors(**out)
