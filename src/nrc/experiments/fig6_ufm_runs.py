@@ -19,6 +19,7 @@ def make(ctx: Context) -> Artifact:
         "lambda_h",
         "λ",
         "UFM-style regularisation (λ_H = λ_W = λ)",
+        labels={"nrc3": "NRC3 (γ = c = λ²)"},
     )
     paths = save_figure(fig, ctx.figures / "fig6_ufm_runs", ctx.formats)
     return Artifact(

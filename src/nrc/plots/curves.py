@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ def metric_grid(
     by: str,
     legend: str,
     title: str,
+    labels: Mapping[str, str] | None = None,
 ) -> Figure:
     """Rows = metrics, columns = datasets; ``by`` picks the column whose values get one line
     each (colour by value, consistent across figures). Metrics the paper plots on a log scale
@@ -42,7 +43,7 @@ def metric_grid(
             if metric in LOG_METRICS and np.any(rows.get(metric, pd.Series(dtype=float)) > 0):
                 ax.set_yscale("log")
             ax.set_xlabel("epoch")
-            ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+            ax.set_ylabel({**METRIC_LABELS, **(labels or {})}.get(metric, metric))
             if r == 0:
                 ax.set_title(dataset)
     if legend_items:  # every value of every dataset (grids can differ per dataset), in order
