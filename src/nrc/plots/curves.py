@@ -25,7 +25,7 @@ def metric_grid(
 ) -> Figure:
     """Rows = metrics, columns = datasets; ``by`` picks the column whose values get one line
     each (colour by value, consistent across figures). Metrics the paper plots on a log scale
-    (NRC, train MSE) are drawn on one."""
+    (NRC, train MSE) are drawn on one. ``labels`` overrides the y-axis label of a metric."""
     fig, axes = subplots(len(metrics), len(datasets))
     legend_items: dict[float, object] = {}
     for col, dataset in enumerate(datasets):
