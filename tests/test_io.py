@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from nrc.io import atomic_path, atomic_write, write_json
+from nrc.io import atomic_path, atomic_write, open_hdf5, write_json
 
 
 def test_write_json_round_trip_and_mode(tmp_path) -> None:
@@ -35,3 +35,10 @@ def test_temporary_keeps_the_suffix(tmp_path) -> None:
         assert tmp.suffix == ".npz" and tmp.parent == tmp_path
         tmp.write_bytes(b"data")
     assert (tmp_path / "x.npz").read_bytes() == b"data"
+
+
+def test_open_hdf5_names_a_file_that_is_not_hdf5(tmp_path) -> None:
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"not an hdf5 file")
+    with pytest.raises(ValueError, match=r"broken.h5 is not a readable HDF5 file"):
+        open_hdf5(bad)

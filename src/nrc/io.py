@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import h5py
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -33,6 +35,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
+
+
+def open_hdf5(path: str | os.PathLike[str]) -> h5py.File:
+    """``path`` opened read-only as HDF5; a damaged or foreign file raises ValueError naming it."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path} is not a readable HDF5 file: {err}") from err
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:

@@ -133,3 +133,10 @@ def test_read_source_rejects_unknown_kinds() -> None:
         read_source("parquet:/x")
     with pytest.raises(ValueError, match="KIND:LOCATION"):
         read_source("hopper")
+
+
+def test_d4rl_reader_names_a_corrupt_file(tmp_path) -> None:
+    path = tmp_path / "hopper-expert-v2.hdf5"
+    path.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match=r"hopper-expert-v2.hdf5 is not a readable HDF5 file"):
+        read_d4rl(path)

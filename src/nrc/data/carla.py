@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from nrc.data.images import ImageSet, check_targets, resize_images
+from nrc.io import open_hdf5
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,7 @@ def carla_files(path: str | Path) -> list[Path]:
 
 def read_carla_file(path: Path, columns: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(rgb frames uint8 N x H x W x 3, targets[:, columns] float32) of one CARLA HDF5 file."""
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path} is not a readable HDF5 file: {err}") from err
-    with handle:
+    with open_hdf5(path) as handle:
         missing = [key for key in ("rgb", "targets") if key not in handle]
         if missing:
             raise ValueError(f"{path}: missing dataset(s) {missing}; expected 'rgb' and 'targets'")

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import minari
 import numpy as np
 import pyarrow.parquet as pq
 from minari.dataset.minari_storage import MinariStorage
+
+from nrc.io import open_hdf5
 
 D4RL_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
 JAT_COLUMNS = ("continuous_observations", "continuous_actions", "rewards")
@@ -74,7 +75,7 @@ def read_d4rl(path: str | Path) -> Transitions:
             "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/"
             "hopper_expert-v2.hdf5, and pass its path"
         )
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         missing = [key for key in D4RL_KEYS if key not in f]
         if missing:
             raise ValueError(f"{path}: missing D4RL field(s) {missing}")

@@ -44,6 +44,7 @@ import numpy as np
 from nrc.data.envs import data_dir, task
 from nrc.data.experts import Policy, load_policy
 from nrc.data.images import ImageSet
+from nrc.io import open_hdf5
 
 logger = logging.getLogger(__name__)
 
@@ -254,11 +255,7 @@ def read_rendered(path: str | Path) -> ImageSet:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"rendered dataset not found: {path}")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path} is not a readable HDF5 file: {err}") from err
-    with handle:
+    with open_hdf5(path) as handle:
         missing = [k for k in ("images", "targets") if k not in handle]
         missing += [k for k in ("name", "target_names", "provenance") if k not in handle.attrs]
         if missing:
