@@ -55,7 +55,7 @@ def steps_per_epoch() -> int:
 
 def bare_loop(epochs: int, data: SimpleNamespace, wd: float = 1.5e-3) -> float:
     """(a) forward/backward/step on preloaded tensors, batches indexed from a permutation."""
-    model = build_model(config(epochs, wd), D_IN, N_OUT)
+    model = build_model(config(epochs, wd), (D_IN,), N_OUT)
     opt = torch.optim.SGD(model.parameters(), lr=1e-2, weight_decay=wd)
     g = torch.Generator().manual_seed(0)
     x, y = data.x_train, data.y_train
@@ -86,7 +86,7 @@ class PerItem(Dataset):
 
 def authors_loop(epochs: int, data: SimpleNamespace) -> float:
     """(b) a Dataset of per-item tensors, a DataLoader and a tqdm bar per epoch."""
-    model = build_model(config(epochs), D_IN, N_OUT)
+    model = build_model(config(epochs), (D_IN,), N_OUT)
     opt = torch.optim.SGD(model.parameters(), lr=1e-2)
     loader = DataLoader(PerItem(data), batch_size=BATCH, shuffle=True)
     start = time.process_time()
@@ -105,7 +105,7 @@ def trainer(epochs: int, data: SimpleNamespace, wd: float = 1.5e-3) -> float:
     a checkpoint at the end, all included."""
     cfg = config(epochs, wd)
     with tempfile.TemporaryDirectory() as tmp:
-        t = Trainer(cfg, build_model(cfg, D_IN, N_OUT), check_tensors(data), Path(tmp))
+        t = Trainer(cfg, build_model(cfg, (D_IN,), N_OUT), check_tensors(data), Path(tmp))
         start = time.process_time()
         t.train(progress=False)
         return time.process_time() - start
@@ -114,7 +114,7 @@ def trainer(epochs: int, data: SimpleNamespace, wd: float = 1.5e-3) -> float:
 def stacked(epochs: int, data: SimpleNamespace, wds: tuple[float, ...]) -> float:
     """K models with stacked parameters, one vmapped forward/backward per step, plain SGD with a
     per-model weight decay; every model sees the same batches."""
-    models = [build_model(config(epochs, wd), D_IN, N_OUT) for wd in wds]
+    models = [build_model(config(epochs, wd), (D_IN,), N_OUT) for wd in wds]
     params, buffers = stack_module_state(models)
     base = copy.deepcopy(models[0]).to("meta")
     wd = torch.tensor(wds).view(-1, *([1] * 2))

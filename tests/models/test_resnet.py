@@ -288,3 +288,24 @@ def test_rejects_bad_configuration() -> None:
         ResNetRegressor((2, 2, 2), 1)
     with pytest.raises(ValueError, match="batch, 3, H, W"):
         resnet18(1)(torch.zeros(2, 1, 32, 32))
+
+
+def test_feature_activation_is_the_last_blocks_output_and_keeps_the_layout() -> None:
+    """activation ≠ relu changes only the nonlinearity after layer4's last residual sum."""
+    torch.manual_seed(0)
+    relu = resnet18(2)
+    torch.manual_seed(0)
+    linear = resnet18(2, activation="none")
+    assert list(relu.state_dict()) == list(linear.state_dict())
+    linear.load_state_dict(relu.state_dict())
+    relu.eval()
+    linear.eval()
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        h_linear = linear.features(x)
+        assert torch.allclose(relu.features(x), torch.relu(linear.layer4(
+            relu.layer3(relu.layer2(relu.layer1(relu.maxpool(relu.relu(relu.bn1(relu.conv1(x)))))))
+        )).mean((2, 3)), atol=1e-6)  # fmt: skip
+    assert h_linear.min() < 0
+    with pytest.raises(ValueError, match="activation"):
+        resnet18(2, activation="gelu")

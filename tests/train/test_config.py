@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -30,6 +31,21 @@ from nrc.train.presets import PAPER_WD_GRIDS
         ({"seed": -1}, "seed"),
         ({"dataset": ""}, "dataset"),
         ({"no_such_key": 1}, "no_such_key"),
+        ({"model": "vgg16"}, "model"),
+        ({"small_input": True}, "small_input"),
+        ({"pretrained": "w.pth"}, "pretrained"),
+        ({"model": "resnet18", "small_input": 1}, "small_input"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"momentum": -0.1}, "momentum"),
+        ({"lr_gamma": 0.0}, "lr_gamma"),
+        ({"lr_gamma": 2.0}, "lr_gamma"),
+        ({"milestones": [50, 25]}, "milestones"),
+        ({"milestones": [0]}, "milestones"),
+        ({"epochs": 100, "eval_every": 10, "milestones": [100]}, "milestones"),
+        ({"milestones": [1.5]}, "milestones"),
+        ({"target_scaling": "log"}, "target_scaling"),
+        ({"image_size": 4}, "image_size"),
+        ({"image_normalization": "cifar"}, "image_normalization"),
     ],
 )
 def test_bad_values_fail_naming_the_key(values: dict, key: str) -> None:
@@ -83,3 +99,14 @@ def test_paper_wd_grids_contain_zero_and_table2_value() -> None:
     for dataset, grid in PAPER_WD_GRIDS.items():
         assert 0.0 in grid
         assert preset("paper", dataset).weight_decay in grid
+
+
+def test_milestones_round_trip_through_json_and_overrides(tmp_path: Path) -> None:
+    """A list in JSON (config.json, --set) becomes the tuple that the frozen config holds."""
+    config = apply_overrides(
+        preset("quick", "reacher"), ["model=resnet18", "milestones=[100, 200]", "momentum=0.9"]
+    )
+    assert config.milestones == (100, 200) and config.momentum == 0.9
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(dataclasses.asdict(config)))
+    assert resolve(path) == config

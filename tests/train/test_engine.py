@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from nrc.train import TrainConfig, build_model, evaluate, load_run, run
-from nrc.train.engine import check_tensors, loss_fn, make_optimizer
+from nrc.train.engine import Tensors, check_tensors, loss_fn, lr_at, make_optimizer, scale_targets
 from tests.train.conftest import make_data
 
 
@@ -28,7 +28,7 @@ def _nrc1_reference(h: np.ndarray, n: int) -> float:
 def test_evaluation_row_matches_direct_computation(
     tiny: TrainConfig, data: SimpleNamespace
 ) -> None:
-    model = build_model(tiny, 5, 2)
+    model = build_model(tiny, (5,), 2)
     row = evaluate(model, check_tensors(data), dataclasses.replace(tiny, eval_batch_size=7))
     with torch.no_grad():
         h = model.features(data.x_train).double().numpy()
@@ -49,7 +49,7 @@ def test_weight_decay_equals_explicit_l2_on_all_parameters(
     tiny: TrainConfig, data: SimpleNamespace
 ) -> None:
     """Authors' loss 0.5·MSE + 0.5·λ·Σ‖p‖² (paper.md §5.1) vs SGD(weight_decay=λ): one step each."""
-    a, b = build_model(tiny, 5, 2), build_model(tiny, 5, 2)
+    a, b = build_model(tiny, (5,), 2), build_model(tiny, (5,), 2)
     x, y = data.x_train[:32], data.y_train[:32]
     opt = make_optimizer(tiny, a)
     loss_fn(a, x, y, tiny).backward()
@@ -68,7 +68,7 @@ def test_ufm_loss_is_equation_1_with_half_factors(tiny: TrainConfig, data: Simpl
     cfg = dataclasses.replace(
         tiny, regularization="ufm", weight_decay=0.0, lambda_h=0.3, lambda_w=0.7
     )
-    model = build_model(cfg, 5, 2)
+    model = build_model(cfg, (5,), 2)
     x, y = data.x_train[:10].double(), data.y_train[:10].double()
     model.double()
     h = model.features(x).detach().numpy()
@@ -195,11 +195,11 @@ class _DropoutNet(nn.Module):
 def test_any_model_with_features_and_head_trains_and_is_evaluated_in_eval_mode(
     tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
 ) -> None:
-    def factory(config: TrainConfig, d_in: int, n: int) -> nn.Module:
+    def factory(config: TrainConfig, in_shape: tuple[int, ...], n: int) -> nn.Module:
         torch.manual_seed(config.seed)
-        return _DropoutNet(d_in, n)
+        return _DropoutNet(in_shape[0], n)
 
-    model = factory(tiny, 5, 2)
+    model = factory(tiny, (5,), 2)
     row = evaluate(model, check_tensors(data), tiny)
     assert model.training  # mode restored
     with torch.no_grad():
@@ -230,8 +230,7 @@ def test_ufm_run_reports_nrc3_at_gamma_c(
 def test_image_inputs_train_a_resnet_through_the_same_trainer(
     tiny: TrainConfig, tmp_path: Path
 ) -> None:
-    """4-D inputs (N×C×H×W) and any model with features/head go through run() (issue 7)."""
-    from nrc.models.resnet import resnet18
+    """4-D inputs (N×C×H×W) train `model=resnet18` through run() (issue 7)."""
     from nrc.train.rundir import load_run
 
     g = torch.Generator().manual_seed(0)
@@ -242,14 +241,10 @@ def test_image_inputs_train_a_resnet_through_the_same_trainer(
         y_test=torch.randn(8, 2, generator=g),
     )
     config = dataclasses.replace(
-        tiny, epochs=2, eval_every=1, checkpoint_every=2, batch_size=8, lr=1e-3
-    )
-
-    def factory(cfg: TrainConfig, channels: int, n: int):
-        torch.manual_seed(cfg.seed)
-        return resnet18(n)
-
-    run(config, tmp_path / "img", data=images, model_factory=factory)
+        tiny, model="resnet18", activation="relu", epochs=2, eval_every=1, checkpoint_every=2,
+        batch_size=8, lr=1e-3, momentum=0.9,
+    )  # fmt: skip
+    run(config, tmp_path / "img", data=images)
     _, table = load_run(tmp_path / "img")
     assert list(table.epoch) == [0, 1, 2] and table.d.iloc[0] == 512
     assert table.train_mse.notna().all() and table.nrc1.between(0, 1).all()
@@ -260,3 +255,63 @@ def test_image_inputs_train_a_resnet_through_the_same_trainer(
     wrong.x_test = torch.rand(8, 3, 16)
     with pytest.raises(ValueError, match=r"data.x_test must be a 2-D or 4-D torch tensor"):
         check_tensors(wrong)
+
+
+def test_lr_follows_multistep_schedule_of_torch(tiny: TrainConfig) -> None:
+    """lr_at(epoch) is torch's MultiStepLR stepped once per epoch (Table 3's schedule)."""
+    cfg = dataclasses.replace(tiny, lr=0.5, milestones=(3, 7), lr_gamma=0.2)
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [3, 7], gamma=0.2)
+    for epoch in range(10):
+        assert lr_at(cfg, epoch) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-15)
+        optimizer.step()
+        scheduler.step()
+
+
+def test_momentum_and_schedule_reach_the_optimizer(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    cfg = dataclasses.replace(tiny, momentum=0.9, milestones=(10, 15), lr_gamma=0.5, epochs=20)
+    run(cfg, tmp_path / "r", data=data)
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["optimizer"]
+    group = state["param_groups"][0]
+    assert group["momentum"] == 0.9 and group["lr"] == pytest.approx(cfg.lr * 0.25)
+    assert all("momentum_buffer" in v for v in state["state"].values())
+
+
+@pytest.mark.parametrize("how", ["standardize", "minmax"])
+def test_target_scaling_uses_training_statistics(data: SimpleNamespace, how: str) -> None:
+    tensors = check_tensors(data)
+    scaled, stats = scale_targets(tensors, how)
+    y, yt = tensors.y_train.double().numpy(), tensors.y_test.double().numpy()
+    if how == "standardize":
+        shift, scale = y.mean(0), y.std(0)
+        assert stats["std"] == pytest.approx(scale.tolist(), rel=1e-5)
+    else:
+        shift, scale = y.min(0), y.max(0) - y.min(0)
+        assert scaled.y_train.min() == 0.0 and scaled.y_train.max() == 1.0
+    np.testing.assert_allclose(scaled.y_train.numpy(), (y - shift) / scale, atol=1e-5)
+    np.testing.assert_allclose(scaled.y_test.numpy(), (yt - shift) / scale, atol=1e-5)
+    assert scaled.x_train is tensors.x_train
+    assert scale_targets(tensors, "none") == (tensors, {})
+    const = Tensors(tensors.x_train, tensors.y_train * 0, tensors.x_test, tensors.y_test)
+    with pytest.raises(ValueError, match="constant"):
+        scale_targets(const, how)
+
+
+def test_build_model_dispatches_on_model_and_input_shape(tiny: TrainConfig, tmp_path) -> None:
+    from nrc.models.resnet import ResNetRegressor
+
+    cfg = dataclasses.replace(tiny, model="resnet34", activation="none")
+    model = build_model(cfg, (3, 32, 32), 1)
+    assert isinstance(model, ResNetRegressor) and model.describe().startswith("resnet34")
+    assert model.features(torch.rand(2, 3, 32, 32)).min() < 0  # no ReLU on the features
+    torch.save(build_model(cfg, (3, 32, 32), 1).state_dict(), tmp_path / "w.pth")
+    loaded = build_model(dataclasses.replace(cfg, pretrained=str(tmp_path / "w.pth")), (3, 8, 8), 1)
+    reference = torch.load(tmp_path / "w.pth", weights_only=True)
+    assert all(torch.equal(v, reference[k]) for k, v in loaded.state_dict().items())
+    with pytest.raises(ValueError, match="not images"):
+        build_model(cfg, (5,), 2)
+    with pytest.raises(ValueError, match="model=resnet18"):
+        build_model(tiny, (3, 8, 8), 2)

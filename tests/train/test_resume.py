@@ -56,17 +56,22 @@ def test_resume_after_kill_9_gives_the_identical_table(
     pd.testing.assert_frame_equal(resumed, reference)
 
 
-@pytest.mark.parametrize("crash_at_save", [2, 5])
+@pytest.mark.parametrize(
+    ("crash_at_save", "schedule"),
+    [(2, {}), (5, {}), (3, {"momentum": 0.9, "milestones": (30, 50), "lr_gamma": 0.3})],
+)
 def test_crash_between_table_and_checkpoint_write(
     tiny: TrainConfig,
     data: SimpleNamespace,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     crash_at_save: int,
+    schedule: dict,
 ) -> None:
     """The table is written before the checkpoint; a crash in between leaves extra rows that a
-    resume must drop and recompute (not duplicate)."""
-    config = dataclasses.replace(tiny, epochs=120, eval_every=10, checkpoint_every=20)
+    resume must drop and recompute (not duplicate). Momentum buffers and the multistep schedule
+    (Table 3) continue as if uninterrupted."""
+    config = dataclasses.replace(tiny, epochs=120, eval_every=10, checkpoint_every=20, **schedule)
     reference = load_run(run(config, tmp_path / "ref", data=data))[1]
     calls = {"n": 0}
     original = rundir_module.atomic_write

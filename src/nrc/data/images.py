@@ -8,6 +8,7 @@ pixel scaling to [0, 1] with optional per-channel standardisation is all that is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -207,8 +208,10 @@ def load_image_dataset(
     test_size: int | None = None,
     subset: str = "first",
     seed: int = 0,
+    image_size: int | None = None,
+    normalization: str = "unit",
 ) -> RegressionData:
-    """An image dataset as `nrc.data.RegressionData` (float32 NCHW images in [0, 1], 64 x 64).
+    """An image dataset as `nrc.data.RegressionData` (float32 NCHW images, 64 x 64 by default).
 
     - "reacher-fingertip", "hopper-height": rendered (`nrc.data.rendered`), cached; training
       frames from the seed-0 rollouts (10,000 by default), test frames from the seed-1 rollouts
@@ -218,21 +221,32 @@ def load_image_dataset(
     - "utkface": $NRC_DATA_DIR/utkface, a seeded 80/20 split (seed 0) of the images.
 
     `train_size`/`test_size` keep the first rows (`subset="first"`) or a random subset (`seed`);
-    the test size defaults to 20 % of the training size.
+    the test size defaults to 20 % of the training size. `image_size` resizes to a square of that
+    side (`resize_images`); `normalization` "unit" keeps pixels in [0, 1], "imagenet" then
+    standardises them with ImageNet's channel mean and std (for pretrained backbones).
     """
     from nrc.data.regression import RegressionData  # nrc.data.regression may import this module
 
     if name not in IMAGE_DATASETS:
         raise ValueError(f"unknown image dataset {name!r}; choose from {IMAGE_DATASETS}")
+    if normalization not in ("unit", "imagenet"):
+        raise ValueError(f"normalization must be 'unit' or 'imagenet', got {normalization!r}")
+    if image_size is not None and (isinstance(image_size, bool) or image_size < 1):
+        raise ValueError(f"image_size must be a positive number of pixels, got {image_size!r}")
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalization == "imagenet" else (None, None)
     train, test = _train_test(name, train_size, test_size)
     train = train.subset(_rows(len(train), train_size, subset, seed, "train_size"))
     # As for the MuJoCo sets (paper §4.2): the test set is 20 % of the training size by default.
     n_test = test_size if test_size is not None else min(len(test), max(len(train) // 5, 1))
     test = test.subset(_rows(len(test), n_test, subset, seed + 1, "test_size"))
+    if image_size is not None:
+        size = (image_size, image_size)
+        train = dataclasses.replace(train, images=resize_images(train.images, size))
+        test = dataclasses.replace(test, images=resize_images(test.images, size))
     return RegressionData(
-        x_train=images_to_tensor(train.images),
+        x_train=images_to_tensor(train.images, mean, std),
         y_train=torch.from_numpy(train.targets.copy()),
-        x_test=images_to_tensor(test.images),
+        x_test=images_to_tensor(test.images, mean, std),
         y_test=torch.from_numpy(test.targets.copy()),
         name=name,
         provenance={
@@ -243,6 +257,7 @@ def load_image_dataset(
             "subset": subset,
             "seed": seed,
             "image_size": list(train.images.shape[1:3]),
-            "pixels": "float32 in [0, 1], channels first",
+            "pixels": "float32, channels first, "
+            + ("ImageNet-standardised" if normalization == "imagenet" else "in [0, 1]"),
         },
     )

@@ -108,6 +108,8 @@ def load(
     subset: str = "first",
     seed: int = 0,
     test: str | None = None,
+    image_size: int | None = None,
+    normalization: str = "unit",
 ) -> RegressionData:
     """States (x) and actions (y) of a behaviour-cloning dataset as float32 tensors.
 
@@ -115,12 +117,19 @@ def load(
     by `nrc data collect` under $NRC_DATA_DIR/minari; or a source "d4rl:PATH", "jat:PATH",
     "minari:ID" (then `test` names the test source; without it the last episodes are held out).
     Sizes default to the paper's: Table 1's training size (else all the data), test 20% of it.
-    Image datasets (`nrc.data.images.IMAGE_DATASETS`) are delegated to `load_image_dataset`.
+    Image datasets (`nrc.data.images.IMAGE_DATASETS`) are delegated to `load_image_dataset`, with
+    `image_size` and `normalization`; these two must keep their defaults for the other datasets.
     """
     from nrc.data.images import IMAGE_DATASETS, load_image_dataset
 
     if name in IMAGE_DATASETS:
-        return load_image_dataset(name, train_size, test_size, subset, seed)
+        return load_image_dataset(
+            name, train_size, test_size, subset, seed, image_size, normalization
+        )
+    if image_size is not None or normalization != "unit":
+        raise ValueError(
+            f"image_size/normalization apply to image datasets {IMAGE_DATASETS}, not {name!r}"
+        )
     key = name.lower() if name.lower() in TASKS else name
     train, held_out = read_pair(key, test)
     for part in (train, held_out):

@@ -26,7 +26,7 @@ def residuals(ctx: Context, dataset: str) -> tuple[np.ndarray, np.ndarray, np.nd
     run_dir = ctx.results.main_run_dir(dataset)
     config = read_config(run_dir)
     data = load_data(config)
-    model = build_model(config, data.x_train.shape[1], data.y_train.shape[1])
+    model = build_model(config, tuple(data.x_train.shape[1:]), data.y_train.shape[1])
     eps_init = (model(data.x_train) - data.y_train).double().numpy()
     state = read_checkpoint(run_dir)
     if state is None or state["epoch"] != config.epochs:

@@ -23,7 +23,7 @@ class RegressionModel(Protocol):
         ...
 
 
-def _activation(name: str) -> nn.Module:
+def activation_module(name: str) -> nn.Module:
     """The module for an activation name of `ACTIVATIONS`."""
     if name == "relu":
         return nn.ReLU()
@@ -59,7 +59,7 @@ class MLP(nn.Module):
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        last = _activation(activation)
+        last = activation_module(activation)
         layers: list[nn.Module] = []
         for i in range(depth):
             layers.append(nn.Linear(in_dim if i == 0 else width, width))

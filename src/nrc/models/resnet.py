@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nrc.models.mlp import activation_module
+
 logger = logging.getLogger(__name__)
 
 FEATURE_DIM = 512
@@ -25,9 +27,14 @@ BLOCKS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with a residual connection (torchvision's `BasicBlock`)."""
+    """Two 3x3 convolutions with a residual connection (torchvision's `BasicBlock`).
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+    `out_activation` replaces the ReLU after the residual sum (default: ReLU, as torchvision).
+    """
+
+    def __init__(
+        self, in_planes: int, planes: int, stride: int = 1, out_activation: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -39,13 +46,14 @@ class BasicBlock(nn.Module):
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
             )
+        self.out_activation = nn.ReLU() if out_activation is None else out_activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x))."""
+        """out_activation(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x))."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return self.out_activation(out + identity)
 
 
 class ResNetRegressor(nn.Module):
@@ -56,9 +64,20 @@ class ResNetRegressor(nn.Module):
     max-pool (as in CIFAR ResNets); it keeps every other shape except conv1's (64x3x3x3), so an
     ImageNet checkpoint then loads without conv1. It costs 16x the compute of the ImageNet stem at
     the same resolution.
+
+    `activation` is the one on the features (after the last block's residual sum): "relu" is the
+    paper's (Table 3); "leaky_relu" and "none" are the variants of notes §5 (parameter-free, so
+    the state dict is unchanged).
     """
 
-    def __init__(self, blocks: Sequence[int], n_outputs: int, *, small_input: bool = False) -> None:
+    def __init__(
+        self,
+        blocks: Sequence[int],
+        n_outputs: int,
+        *,
+        small_input: bool = False,
+        activation: str = "relu",
+    ) -> None:
         super().__init__()
         if len(blocks) != 4 or any(int(b) < 1 for b in blocks):
             raise ValueError(f"blocks must be 4 positive stage depths, got {tuple(blocks)}")
@@ -66,6 +85,8 @@ class ResNetRegressor(nn.Module):
             raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
         self.blocks = tuple(int(b) for b in blocks)
         self.small_input = small_input
+        self.activation = activation
+        feature_activation = activation_module(activation)
         if small_input:
             self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
         else:
@@ -80,6 +101,8 @@ class ResNetRegressor(nn.Module):
             stride = 1 if i == 0 else 2
             stage = [BasicBlock(in_planes, planes, stride)]
             stage += [BasicBlock(planes, planes) for _ in range(depth - 1)]
+            if i == 3:
+                stage[-1].out_activation = feature_activation
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
             in_planes = planes
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -154,24 +177,30 @@ class ResNetRegressor(nn.Module):
         return skipped
 
     def describe(self) -> str:
-        """A short name such as 'resnet18 (small-input stem, n=2)'."""
+        """A short name such as 'resnet18 (small-input stem, n=2, features relu)'."""
         name = next((k for k, v in BLOCKS.items() if v == self.blocks), f"resnet{self.blocks}")
         stem = "small-input stem" if self.small_input else "ImageNet stem"
-        return f"{name} ({stem}, n={self.n_outputs})"
+        return f"{name} ({stem}, n={self.n_outputs}, features {self.activation})"
 
 
-def resnet(name: str, n_outputs: int, *, small_input: bool = False) -> ResNetRegressor:
+def resnet(
+    name: str, n_outputs: int, *, small_input: bool = False, activation: str = "relu"
+) -> ResNetRegressor:
     """ResNet-18 or ResNet-34 regressor by name ('resnet18' | 'resnet34')."""
     if name not in BLOCKS:
         raise ValueError(f"unknown ResNet {name!r}; choose from {sorted(BLOCKS)}")
-    return ResNetRegressor(BLOCKS[name], n_outputs, small_input=small_input)
+    return ResNetRegressor(BLOCKS[name], n_outputs, small_input=small_input, activation=activation)
 
 
-def resnet18(n_outputs: int, *, small_input: bool = False) -> ResNetRegressor:
+def resnet18(
+    n_outputs: int, *, small_input: bool = False, activation: str = "relu"
+) -> ResNetRegressor:
     """ResNet-18 regressor (paper: CARLA)."""
-    return resnet("resnet18", n_outputs, small_input=small_input)
+    return resnet("resnet18", n_outputs, small_input=small_input, activation=activation)
 
 
-def resnet34(n_outputs: int, *, small_input: bool = False) -> ResNetRegressor:
+def resnet34(
+    n_outputs: int, *, small_input: bool = False, activation: str = "relu"
+) -> ResNetRegressor:
     """ResNet-34 regressor (paper: UTKFace)."""
-    return resnet("resnet34", n_outputs, small_input=small_input)
+    return resnet("resnet34", n_outputs, small_input=small_input, activation=activation)

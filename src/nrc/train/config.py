@@ -17,11 +17,23 @@ from nrc.models.mlp import ACTIVATIONS
 
 REGULARIZATIONS = ("weight_decay", "ufm")
 CONVENTIONS = ("normalized", "centered", "raw")
+MODELS = ("mlp", "resnet18", "resnet34")
+TARGET_SCALINGS = ("none", "standardize", "minmax")
+IMAGE_NORMALIZATIONS = ("unit", "imagenet")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run (paper.md §5.1 for the defaults, which are Table 2 on Reacher).
+
+    Model: `mlp` (Table 2, vector inputs) or `resnet18`/`resnet34` (Table 3, image inputs; the
+    ImageNet stem unless `small_input`, weights from a torchvision file `pretrained`).
+    `activation` is the one on the features h (for a ResNet: after the last residual block).
+    Optimiser: SGD with `momentum`; the learning rate is multiplied by `lr_gamma` at each epoch
+    of `milestones` (MultiStepLR, Table 3). Data: `target_scaling` is fitted on the training
+    targets and applied to both splits (the paper min–max scales CARLA's, App. A.2);
+    `image_size` resizes images (antialiased), `image_normalization` "imagenet" standardises
+    pixels with ImageNet's channel statistics (for pretrained backbones), "unit" keeps [0, 1].
 
     Regularisation (paper §1, §5.3): `weight_decay` adds (wd/2)·‖p‖² over all parameters, biases
     included, as the authors' code; `ufm` adds (lambda_h/2)·‖H_batch‖²_F/B + (lambda_w/2)·‖W‖²_F
@@ -31,6 +43,12 @@ class TrainConfig:
     dataset: str = "reacher"
     train_size: int | None = None
     test_size: int | None = None
+    target_scaling: str = "none"
+    image_size: int | None = None
+    image_normalization: str = "unit"
+    model: str = "mlp"
+    small_input: bool = False
+    pretrained: str | None = None
     depth: int = 3
     width: int = 256
     activation: str = "relu"
@@ -39,6 +57,9 @@ class TrainConfig:
     lambda_h: float = 0.0
     lambda_w: float = 0.0
     lr: float = 1e-2
+    momentum: float = 0.0
+    milestones: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
     batch_size: int = 256
     epochs: int = 1_500_000
     seed: int = 0
@@ -70,6 +91,19 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"config key {name!r} must be one of {choices}, got {value!r}")
 
 
+def _check_milestones(milestones: Any, epochs: int) -> None:
+    """Raise unless `milestones` is a strictly increasing tuple of epochs in [1, epochs)."""
+    if not isinstance(milestones, tuple) or not all(
+        isinstance(m, int) and not isinstance(m, bool) for m in milestones
+    ):
+        raise ValueError(f"config key 'milestones' must be a list of epochs, got {milestones!r}")
+    if any(not 1 <= m < epochs for m in milestones) or list(milestones) != sorted(set(milestones)):
+        raise ValueError(
+            f"config key 'milestones' must be strictly increasing epochs in [1, {epochs}), "
+            f"got {list(milestones)}"
+        )
+
+
 def validate(config: TrainConfig) -> TrainConfig:
     """Check every key of `config`; raise ValueError naming the first bad key. Returns `config`."""
     if not isinstance(config.dataset, str) or not config.dataset:
@@ -92,9 +126,34 @@ def validate(config: TrainConfig) -> TrainConfig:
             f"'eval_every' ({config.eval_every}) so that a resumed run repeats no evaluation"
         )
     _check_choice("activation", config.activation, ACTIVATIONS)
+    _check_choice("model", config.model, MODELS)
+    _check_choice("target_scaling", config.target_scaling, TARGET_SCALINGS)
+    _check_choice("image_normalization", config.image_normalization, IMAGE_NORMALIZATIONS)
+    if config.image_size is not None:
+        _check_int("image_size", config.image_size, 8)
+    if not isinstance(config.small_input, bool):
+        raise ValueError(
+            f"config key 'small_input' must be true or false, got {config.small_input!r}"
+        )
+    if config.pretrained is not None and (
+        not isinstance(config.pretrained, str) or not config.pretrained
+    ):
+        raise ValueError(f"config key 'pretrained' must be a file path, got {config.pretrained!r}")
+    if config.model == "mlp" and (config.small_input or config.pretrained is not None):
+        raise ValueError(
+            "config keys 'small_input'/'pretrained' apply to a ResNet; 'model' is 'mlp'"
+        )
+    _check_milestones(config.milestones, config.epochs)
     _check_choice("regularization", config.regularization, REGULARIZATIONS)
     _check_choice("convention", config.convention, CONVENTIONS)
     _check_float("lr", config.lr, positive=True)
+    _check_float("momentum", config.momentum, positive=False)
+    _check_float("lr_gamma", config.lr_gamma, positive=True)
+    if config.momentum >= 1 or config.lr_gamma > 1:
+        raise ValueError(
+            f"config keys 'momentum' must be < 1 and 'lr_gamma' <= 1, got "
+            f"{config.momentum!r} and {config.lr_gamma!r}"
+        )
     for name in ("weight_decay", "lambda_h", "lambda_w"):
         _check_float(name, getattr(config, name), positive=False)
     if config.regularization == "ufm" and config.weight_decay:
@@ -127,6 +186,8 @@ def from_dict(values: dict[str, Any], base: TrainConfig | None = None) -> TrainC
     values = {
         k: float(v) if isinstance(v, int) and _is_float_field(k) else v for k, v in values.items()
     }
+    if isinstance(values.get("milestones"), list):
+        values["milestones"] = tuple(values["milestones"])
     return validate(dataclasses.replace(base or TrainConfig(), **values))
 
 
@@ -149,6 +210,12 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
 def to_dict(config: TrainConfig) -> dict[str, Any]:
     """The config as a JSON-ready dict (config.json of a run)."""
     return dataclasses.asdict(config)
+
+
+def to_row(config: TrainConfig) -> dict[str, Any]:
+    """The config as scalar table columns (a list-valued key such as 'milestones' as JSON text)."""
+    values = to_dict(config)
+    return {k: json.dumps(list(v)) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 def load_file(path: Path) -> TrainConfig:

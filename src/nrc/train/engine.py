@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from nrc.metrics import CollapseStats, Convention, nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.models.mlp import MLP, RegressionModel
+from nrc.models.resnet import resnet
 from nrc.train import rundir
 from nrc.train.config import TrainConfig
 
@@ -72,19 +73,76 @@ def check_tensors(data: Any) -> Tensors:
     return Tensors(**out)
 
 
-def build_model(config: TrainConfig, in_dim: int, out_dim: int) -> MLP:
-    """The MLP of `config`, initialised from `config.seed` (PyTorch default init)."""
+def scale_targets(data: Tensors, how: str) -> tuple[Tensors, dict[str, list[float]]]:
+    """Targets rescaled per column by statistics of the training targets (both splits alike).
+
+    "standardize": (y − mean)/std (population std); "minmax": (y − min)/(max − min), as the
+    paper's CARLA targets (App. A.2); "none": unchanged. Returns the data and the statistics used.
+    """
+    y = data.y_train
+    if how == "none":
+        return data, {}
+    if how == "standardize":
+        shift, scale = y.mean(0), y.std(0, correction=0)
+        stats = {"mean": shift.tolist(), "std": scale.tolist()}
+    elif how == "minmax":
+        shift, scale = y.min(0).values, y.max(0).values - y.min(0).values
+        stats = {"min": shift.tolist(), "max": (shift + scale).tolist()}
+    else:
+        raise ValueError(f"target_scaling must be 'none', 'standardize' or 'minmax', got {how!r}")
+    if not torch.all(scale > 0):
+        raise ValueError(f"target_scaling {how!r}: a training target column is constant")
+    scaled = Tensors(data.x_train, (y - shift) / scale, data.x_test, (data.y_test - shift) / scale)
+    return scaled, stats
+
+
+def build_model(config: TrainConfig, in_shape: tuple[int, ...], out_dim: int) -> nn.Module:
+    """The model of `config` for inputs of per-sample shape `in_shape`, seeded by `config.seed`.
+
+    "mlp": Table 2's MLP (PyTorch default init) on vectors; "resnet18"/"resnet34": Table 3's
+    ResNets (torchvision init) on C×H×W images, loaded from `config.pretrained` when given.
+    """
     torch.manual_seed(config.seed)
-    return MLP(
-        in_dim, out_dim, depth=config.depth, width=config.width, activation=config.activation
+    if config.model == "mlp":
+        if len(in_shape) != 1:
+            raise ValueError(
+                f"config key 'model' is 'mlp' but dataset {config.dataset!r} has inputs of "
+                f"shape {tuple(in_shape)}; use model=resnet18 or resnet34 for images"
+            )
+        return MLP(
+            in_shape[0], out_dim, depth=config.depth, width=config.width,
+            activation=config.activation,
+        )  # fmt: skip
+    if len(in_shape) != 3:
+        raise ValueError(
+            f"config key 'model' is {config.model!r} but dataset {config.dataset!r} has inputs "
+            f"of shape {tuple(in_shape)}, not images (C×H×W)"
+        )
+    model = resnet(
+        config.model, out_dim, small_input=config.small_input, activation=config.activation
     )
+    if config.pretrained is not None:
+        model.load_pretrained(config.pretrained)
+    return model
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.SGD:
-    """Plain SGD (Table 2). Its `weight_decay` adds wd·p to each gradient, which is exactly the
-    gradient of the authors' explicit (wd/2)·Σ‖p‖² over all parameters (paper.md §5.1)."""
+    """SGD with `config.momentum` (Table 2: 0; Table 3: 0.9). Its `weight_decay` adds wd·p to
+    each gradient, which is exactly the gradient of the authors' explicit (wd/2)·Σ‖p‖² over all
+    parameters (paper.md §5.1)."""
     wd = config.weight_decay if config.regularization == "weight_decay" else 0.0
-    return torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=wd)
+    return torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=wd
+    )
+
+
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of the epoch after `epoch` completed ones: lr·lr_gamma^(milestones passed).
+
+    The same as torch's MultiStepLR stepped once per epoch (Table 3), as a pure function of the
+    epoch so that a resumed run needs no scheduler state.
+    """
+    return config.lr * config.lr_gamma ** sum(epoch >= m for m in config.milestones)
 
 
 def loss_fn(
@@ -221,6 +279,8 @@ class Trainer:
         x, y = self.data.x_train, self.data.y_train
         started = time.perf_counter() - self.elapsed
         while self.epoch < cfg.epochs:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr_at(cfg, self.epoch)
             for xb, yb in epoch_batches(x, y, cfg.batch_size, self.generator):
                 loss = loss_fn(model, xb, yb, cfg)
                 self.optimizer.zero_grad(set_to_none=True)

@@ -11,18 +11,24 @@ from typing import Any
 from nrc.models.mlp import RegressionModel
 from nrc.train import rundir
 from nrc.train.config import TrainConfig, to_dict, validate
-from nrc.train.engine import Tensors, Trainer, build_model, check_tensors
+from nrc.train.engine import Tensors, Trainer, build_model, check_tensors, scale_targets
 
 log = logging.getLogger(__name__)
 
-ModelFactory = Callable[[TrainConfig, int, int], RegressionModel]
+ModelFactory = Callable[[TrainConfig, tuple[int, ...], int], RegressionModel]
 
 
 def load_data(config: TrainConfig) -> Tensors:
     """The dataset `config.dataset` from `nrc.data.load` (paper §4), as validated tensors."""
     from nrc import data as nrc_data  # imported here: the data package pulls in MuJoCo
 
-    loaded = nrc_data.load(config.dataset, train_size=config.train_size, test_size=config.test_size)
+    loaded = nrc_data.load(
+        config.dataset,
+        train_size=config.train_size,
+        test_size=config.test_size,
+        image_size=config.image_size,
+        normalization=config.image_normalization,
+    )
     return check_tensors(loaded)
 
 
@@ -52,9 +58,12 @@ def _train(
     progress: bool,
 ) -> Path:
     tensors = load_data(config) if data is None else check_tensors(data)
-    model = model_factory(config, tensors.x_train.shape[1], tensors.y_train.shape[1])
+    tensors, scaling = scale_targets(tensors, config.target_scaling)
+    model = model_factory(config, tuple(tensors.x_train.shape[1:]), tensors.y_train.shape[1])
     trainer = Trainer(config, model, tensors, run_dir)
     with _log_to(run_dir / rundir.LOG):
+        if scaling:
+            log.info("targets %s by training statistics %s", config.target_scaling, scaling)
         state = rundir.read_checkpoint(run_dir)
         if state is None:
             log.info("starting run %s: %s", run_dir, to_dict(config))
@@ -76,8 +85,8 @@ def run(
 
     A finished run with the same config is reused as is; an unfinished one is resumed; a run
     directory holding another config is an error. `data` (x_train, y_train, x_test, y_test
-    tensors) replaces `nrc.data.load(config.dataset)`; `model_factory(config, D, n)` replaces the
-    MLP (any model with `features(x)` and a linear `head`).
+    tensors) replaces `nrc.data.load(config.dataset)`; `model_factory(config, input_shape, n)`
+    replaces `build_model` (any model with `features(x)` and a linear `head`).
     """
     validate(config)
     run_dir = Path(run_dir)

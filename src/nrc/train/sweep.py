@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from nrc.train import rundir
-from nrc.train.config import TrainConfig, apply_overrides, from_dict, to_dict
+from nrc.train.config import TrainConfig, apply_overrides, from_dict, to_row
 from nrc.train.presets import FIG10_LAMBDA_H, PAPER_WD_GRIDS, resolve
 from nrc.train.runner import run
 
@@ -165,10 +165,10 @@ def gather(root: Path, runs: Sequence[tuple[str, TrainConfig, dict[str, Any]]]) 
     """Concatenate the finished runs' tables (plus run name and config columns); write both."""
     frames, rows = [], []
     for name, config, state in runs:
-        rows.append({"run": name, **state, **to_dict(config)})
+        rows.append({"run": name, **state, **to_row(config)})
         if state["status"] == "complete":
             _, frame = rundir.load_run(root / name)
-            frames.append(frame.assign(run=name, **to_dict(config)))
+            frames.append(frame.assign(run=name, **to_row(config)))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     status = pd.DataFrame(rows)
     rundir.write_table(root / "sweep.parquet", table.to_dict("records"))
