@@ -10,11 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
+from nrc.data import load
 from nrc.data.carla import load_carla
 from nrc.data.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ImageSet,
+    files_present,
     images_to_tensor,
     load_image_dataset,
     resize_images,
@@ -218,6 +220,31 @@ def test_load_image_dataset_carla_uses_the_released_folders(
     assert set(one.y_train[:, 0].tolist()) <= set(t_train[:, 10].tolist())
     with pytest.raises(ValueError, match=r"train_size = 11 must lie in \[1, 10\]"):
         load_image_dataset("carla-1d", train_size=11)
+    small = load_image_dataset("carla-2d", image_size=16, normalization="imagenet")
+    pixels = data.x_train.mul(255).round().byte().permute(0, 2, 3, 1).numpy()
+    expected = resize_images(pixels, (16, 16))
+    np.testing.assert_allclose(
+        small.x_train.numpy(), images_to_tensor(expected, IMAGENET_MEAN, IMAGENET_STD).numpy(),
+        atol=1e-6,
+    )  # fmt: skip
+    assert "ImageNet" in small.provenance["pixels"]
+    with pytest.raises(ValueError, match="normalization"):
+        load_image_dataset("carla-2d", normalization="cifar")
+    with pytest.raises(ValueError, match="image_size/normalization apply to image datasets"):
+        load("reacher", image_size=32)
+
+
+def test_files_present_looks_for_the_real_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path))
+    assert not files_present("carla-2d") and not files_present("utkface")
+    assert files_present("reacher-fingertip") and files_present("hopper-height")  # generated
+    (tmp_path / "carla" / "SeqTrain").mkdir(parents=True)
+    (tmp_path / "utkface").mkdir()
+    assert files_present("carla-1d") and files_present("utkface")
+    with pytest.raises(ValueError, match="unknown image dataset"):
+        files_present("imagenet")
 
 
 def test_load_image_dataset_utkface_and_unknown_names(

@@ -110,3 +110,21 @@ def test_milestones_round_trip_through_json_and_overrides(tmp_path: Path) -> Non
     path = tmp_path / "c.json"
     path.write_text(json.dumps(dataclasses.asdict(config)))
     assert resolve(path) == config
+
+
+def test_image_presets_are_table3_and_cover_every_image_dataset() -> None:
+    from nrc.data.images import IMAGE_DATASETS as LOADER_NAMES
+    from nrc.train.presets import IMAGE_DATASETS
+
+    assert IMAGE_DATASETS == LOADER_NAMES
+    carla = preset("paper", "carla-2d")
+    assert (carla.model, carla.activation, carla.momentum) == ("resnet18", "relu", 0.9)
+    assert carla.lr == 1e-3 and carla.milestones == (25, 50)
+    assert (carla.batch_size, carla.epochs, carla.lr_gamma) == (512, 100, 0.1)
+    assert preset("paper", "utkface").model == "resnet34"
+    for name in IMAGE_DATASETS:
+        quick = preset("quick", name)
+        assert quick.model == "resnet18" and quick.epochs % quick.eval_every == 0
+        assert 0.0 in PAPER_WD_GRIDS[name]
+    with pytest.raises(ValueError, match="defined for datasets"):
+        preset("quick", "imagenet")

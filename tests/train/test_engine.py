@@ -12,7 +12,15 @@ import torch
 from torch import nn
 
 from nrc.train import TrainConfig, build_model, evaluate, load_run, run
-from nrc.train.engine import Tensors, check_tensors, loss_fn, lr_at, make_optimizer, scale_targets
+from nrc.train.engine import (
+    Tensors,
+    check_tensors,
+    loss_fn,
+    lr_at,
+    make_optimizer,
+    recalibrate_batchnorm,
+    scale_targets,
+)
 from tests.train.conftest import make_data
 
 
@@ -315,3 +323,21 @@ def test_build_model_dispatches_on_model_and_input_shape(tiny: TrainConfig, tmp_
         build_model(cfg, (5,), 2)
     with pytest.raises(ValueError, match="model=resnet18"):
         build_model(tiny, (3, 8, 8), 2)
+
+
+def test_recalibrated_batchnorm_holds_the_training_set_statistics(tiny: TrainConfig) -> None:
+    """After recalibration each BatchNorm's running mean/var are those of its input over the set
+    (mean of per-batch statistics, equal batches), whatever the stale values were."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6))
+    x = torch.randn(64, 4) * 3 + 1
+    model[1].running_mean.fill_(100.0)
+    model.eval()
+    recalibrate_batchnorm(model, x, batch_size=16)
+    assert not model.training and model[1].momentum == 0.1
+    z = model[0](x).detach().reshape(4, 16, 6)
+    np.testing.assert_allclose(model[1].running_mean, z.mean(1).mean(0), atol=1e-5)
+    np.testing.assert_allclose(model[1].running_var, z.var(1).mean(0), rtol=1e-4)
+    before = [p.clone() for p in model.parameters()]
+    recalibrate_batchnorm(model, x, batch_size=16)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

@@ -162,6 +162,19 @@ RENDERED_TRAIN, RENDERED_TEST = 10_000, 2_000
 CARLA_TRAIN = 50_000  # the Deep-NRC code's "first 50,000 samples" (paper.md §8.3)
 
 
+def files_present(name: str) -> bool:
+    """Whether the real files of CARLA ("carla-2d", "carla-1d") or UTKFace are under
+    $NRC_DATA_DIR (`load_image_dataset` never downloads them); the rendered sets are generated,
+    so they are always available."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {name!r}; choose from {IMAGE_DATASETS}")
+    if name.startswith("carla-"):
+        return (data_dir() / "carla" / "SeqTrain").is_dir()
+    if name == "utkface":
+        return (data_dir() / "utkface").is_dir()
+    return True
+
+
 def _rows(count: int, size: int | None, subset: str, seed: int, what: str) -> np.ndarray:
     """The first `size` of `count` rows, or a seeded random `size` of them (sorted)."""
     if subset not in ("first", "random"):

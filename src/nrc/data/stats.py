@@ -13,6 +13,9 @@ PAPER_TABLE1: dict[str, dict[str, object]] = {
     "swimmer": {"size": 1_000, "n": 2, "target_corr": [-0.244], "lambda_min": 0.276},
     "reacher": {"size": 1_000, "n": 2, "target_corr": [-0.00933], "lambda_min": 0.0097},
     "hopper": {"size": 10_000, "n": 3, "target_corr": [-0.215, -0.090, 0.059], "lambda_min": 0.215},
+    "carla-2d": {"size": 600_000, "n": 2, "target_corr": [-0.0055], "lambda_min": 0.156},
+    "carla-1d": {"size": 600_000, "n": 1, "target_corr": [], "lambda_min": 208.63},
+    "utkface": {"size": 25_000, "n": 1, "target_corr": [], "lambda_min": 1428.0},
 }
 
 

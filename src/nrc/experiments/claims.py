@@ -45,17 +45,20 @@ def _missing(cid: str, text: str, why: str) -> Claim:
 
 def c1_collapse(res: Results) -> Claim:
     text = "NRC1–3 → ≈ 0 with weight decay > 0 (Fig. 2)"
-    finals = [res.main(d).iloc[-1] for d in res.plan.datasets if not res.main(d).empty]
+    finals = {d: res.main(d).iloc[-1] for d in res.plan.datasets if not res.main(d).empty}
     if not finals:
         return _missing("C1", text, "no finished main run")
-    n1 = max(r.nrc1 for r in finals)
-    n2 = max(r.nrc2 for r in finals)
-    n3 = [r.nrc3 for r in finals if r.n >= 2 and pd.notna(r.nrc3)]
-    n3_max = max(n3) if n3 else 0.0
+
+    def worst(metric: str) -> tuple[float, str]:
+        values = {d: r[metric] for d, r in finals.items() if pd.notna(r[metric])}
+        name = max(values, key=values.get) if values else "none"  # type: ignore[arg-type]
+        return (values[name], name) if values else (0.0, "n = 1 only")
+
+    (n1, d1), (n2, d2), (n3_max, d3) = worst("nrc1"), worst("nrc2"), worst("nrc3")
     return Claim(
         "C1",
         text,
-        f"max over datasets: NRC1 {n1:.2e}, NRC2 {n2:.2e}, NRC3 {n3_max:.2e}",
+        f"max over datasets: NRC1 {n1:.2e} ({d1}), NRC2 {n2:.2e} ({d2}), NRC3 {n3_max:.2e} ({d3})",
         f"NRC1, NRC2 ≤ {NRC12_MAX:g}; NRC3 ≤ {NRC3_MAX:g}",
         bool(n1 <= NRC12_MAX and n2 <= NRC12_MAX and n3_max <= NRC3_MAX),
     )

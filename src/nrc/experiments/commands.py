@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nrc.train.presets import DATASETS, PRESETS
+from nrc.train.presets import PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `reproduce` sub-command."""
     p = sub.add_parser("reproduce", help="run/reuse the paper's runs, figures, claims, report")
     p.add_argument("--preset", choices=PRESETS, default="quick")
-    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated names")
+    p.add_argument(
+        "--datasets",
+        help="comma-separated names (default: swimmer, reacher, hopper, the rendered image sets, "
+        "and CARLA/UTKFace when their files are present)",
+    )
     p.add_argument("--out", type=Path, default=None, help="default: out/<preset>")
     p.add_argument("--jobs", type=int, default=2, help="runs trained in parallel")
     p.add_argument("--pdf", action="store_true", help="also write every figure as PDF")
@@ -29,8 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from nrc.experiments.reproduce import reproduce
+    from nrc.experiments.runs import default_datasets
 
-    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
+    if args.datasets is None:
+        datasets = default_datasets()
+    else:
+        datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
     index = reproduce(
         args.preset,
         datasets,

@@ -8,9 +8,12 @@ from nrc.plots.curves import metric_grid
 from nrc.train.presets import FIG10_LAMBDA_W
 
 
-def make(ctx: Context) -> Artifact:
-    """Columns: datasets; rows: mean ‖h‖, ‖w1‖, ‖w2‖ vs epoch; lines: λ_H."""
+def make(ctx: Context) -> Artifact | None:
+    """Columns: datasets; rows: mean ‖h‖, ‖w1‖, ‖w2‖ vs epoch; lines: λ_H. None when the plan
+    has none of Fig. 10's datasets."""
     res = ctx.results
+    if not set(res.plan.fig10_datasets) & set(res.plan.datasets):
+        return None
     datasets = sorted(res.fig10.dataset.unique())
     metrics = ["feature_norm_mean", "w_row_norm_1", "w_row_norm_2"]
     fig = metric_grid(

@@ -11,7 +11,7 @@ from nrc.metrics import nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.plots import save_figure, subplots
 from nrc.train.rundir import row_matrix
 
-PAPER_OPTIMUM = {"reacher": 0.749, "swimmer": 0.691, "hopper": 0.011, "carla2d": 0.149}
+PAPER_OPTIMUM = {"reacher": 0.749, "swimmer": 0.691, "hopper": 0.011, "carla-2d": 0.149}
 GRID_POINTS = 400
 
 

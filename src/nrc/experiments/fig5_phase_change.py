@@ -10,14 +10,23 @@ METRICS = ("train_mse", "test_mse", "nrc1", "nrc2", "nrc3")
 
 
 def make(ctx: Context) -> Artifact:
-    """Swimmer (the paper's row) or the first dataset: one panel per metric, one line per WD."""
+    """The paper's two columns: Swimmer (else the first MuJoCo dataset) and CARLA 2D (else the
+    first image dataset with n = 2, else the first image dataset); one line per WD."""
     res = ctx.results
-    name = "swimmer" if "swimmer" in res.plan.datasets else res.plan.datasets[0]
-    fig = metric_grid(res.wd, [name], METRICS, "weight_decay", "WD", f"{name}: phase change")
+    names = []
+    for preferred, pool in (
+        ("swimmer", res.plan.mujoco_datasets),
+        ("carla-2d", res.plan.image_datasets),
+    ):
+        two = [d for d in pool if not res.main(d).empty and res.main(d).n.iloc[0] >= 2]
+        if pool:
+            names.append(preferred if preferred in pool else (two or list(pool))[0])
+    fig = metric_grid(res.wd, names, METRICS, "weight_decay", "WD", "Phase change")
     paths = save_figure(fig, ctx.figures / "fig5_phase_change", ctx.formats)
     return Artifact(
         "fig5",
         "Fig. 5: phase change for small weight decay",
-        f"{name}: train/test MSE and NRC1–3 (log scale) for each weight decay, 0 included.",
+        f"{', '.join(names)}: train/test MSE and NRC1–3 (log scale) for each weight decay, 0 "
+        "included.",
         paths,
     )

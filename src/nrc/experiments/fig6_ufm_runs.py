@@ -9,12 +9,15 @@ from nrc.plots.curves import metric_grid
 METRICS = ("train_mse", "nrc1", "nrc2", "nrc3")
 
 
-def make(ctx: Context) -> Artifact:
-    """Rows: train MSE, NRC1–3 (NRC3 at the UFM's γ = c = λ_W·λ_H); lines: λ."""
+def make(ctx: Context) -> Artifact | None:
+    """Rows: train MSE, NRC1–3 (NRC3 at the UFM's γ = c = λ_W·λ_H); lines: λ. None without
+    MuJoCo datasets (the UFM-style runs are made on those)."""
     res = ctx.results
+    if not res.plan.mujoco_datasets:
+        return None
     fig = metric_grid(
         res.ufm,
-        res.plan.datasets,
+        res.plan.mujoco_datasets,
         METRICS,
         "lambda_h",
         "λ",

@@ -18,6 +18,7 @@ from nrc.experiments import (
     fig5_phase_change,
     fig6_ufm_runs,
     fig7_wd_sweep,
+    fig8_image_wd_sweep,
     fig10_norms,
     fig11_residuals,
     table1,
@@ -31,7 +32,8 @@ from nrc.train.presets import DATASETS
 
 log = logging.getLogger(__name__)
 
-MODULES: tuple[tuple[str, Callable[[Context], Artifact]], ...] = (
+# Each module returns its artifact, or None where it does not apply to the plan's datasets.
+MODULES: tuple[tuple[str, Callable[[Context], Artifact | None]], ...] = (
     ("table1", table1.make),
     ("fig2", fig2_prevalence.make),
     ("fig3", fig3_evr.make),
@@ -39,6 +41,7 @@ MODULES: tuple[tuple[str, Callable[[Context], Artifact]], ...] = (
     ("fig5", fig5_phase_change.make),
     ("fig6", fig6_ufm_runs.make),
     ("fig7", fig7_wd_sweep.make),
+    ("fig8", fig8_image_wd_sweep.make),
     ("fig10", fig10_norms.make),
     ("fig11", fig11_residuals.make),
     ("ufm_phase", ufm_phase.make),
@@ -46,12 +49,15 @@ MODULES: tuple[tuple[str, Callable[[Context], Artifact]], ...] = (
 
 
 def make_artifacts(ctx: Context) -> list[Artifact]:
-    """Every figure/table module in turn; one that fails is recorded and the rest go on."""
+    """Every figure/table module in turn; one that fails is recorded and the rest go on; one that
+    does not apply to the plan's datasets is left out."""
     out = []
     for key, make in MODULES:
         log.info("making %s", key)
         try:
-            out.append(make(ctx))
+            artifact = make(ctx)
+            if artifact is not None:
+                out.append(artifact)
         except Exception as err:  # a missing run or a failed figure must not stop the report
             log.exception("%s failed", key)
             out.append(Artifact(key, key, "", error=f"{type(err).__name__}: {err}"))

@@ -1,9 +1,10 @@
 """The training runs behind the reproduction: which runs each preset needs, running them through
 ``nrc.train.sweep`` (finished runs reused, unfinished resumed, failures recorded), gathering.
 
-Groups (paper.md §5–6): ``wd`` — weight-decay sweeps, 0 included (Figs. 2–5, 7, 11 use its runs);
-``ufm`` — λ_H = λ_W penalties instead of weight decay, no penultimate activation (Figs. 6, 9);
-``fig10`` — λ_W = 0.01 fixed, λ_H varied (Fig. 10).
+Groups (paper.md §5–6): ``wd`` — weight-decay sweeps, 0 included (Figs. 2–5, 7, 8, 11 use its
+runs), on every dataset; ``ufm`` — λ_H = λ_W penalties instead of weight decay, no penultimate
+activation (Figs. 6, 9), on the MuJoCo datasets; ``fig10`` — λ_W = 0.01 fixed, λ_H varied
+(Fig. 10), on Reacher and Swimmer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import pandas as pd
 from nrc.data.envs import TASKS
 from nrc.train import TrainConfig, expand, run_points
 from nrc.train import preset as train_preset
-from nrc.train.presets import DATASETS, FIG10_LAMBDA_W, PAPER_SEEDS, PAPER_WD_GRIDS, PRESETS
+from nrc.train.presets import (
+    DATASETS,
+    FIG10_LAMBDA_W,
+    IMAGE_DATASETS,
+    PAPER_SEEDS,
+    PAPER_WD_GRIDS,
+    PRESETS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,16 @@ class Plan:
     fig10_datasets: tuple[str, ...] = field(default=FIG10_DATASETS)
     overrides: tuple[str, ...] = ()  # `key=value` applied last to every run (e.g. a tiny test)
 
+    @property
+    def mujoco_datasets(self) -> tuple[str, ...]:
+        """The MuJoCo (vector-input) datasets of the plan: Figs. 6, 7, 9, 10."""
+        return tuple(d for d in self.datasets if d in DATASETS)
+
+    @property
+    def image_datasets(self) -> tuple[str, ...]:
+        """The image datasets of the plan: Fig. 8."""
+        return tuple(d for d in self.datasets if d in IMAGE_DATASETS)
+
     def main_weight_decay(self, dataset: str) -> float:
         """The weight decay of the run shown in Figs. 2–4 and 11 (the preset's own)."""
         return train_preset(self.preset, dataset).weight_decay
@@ -53,15 +71,39 @@ class Plan:
         return [float(f"{f * self.main_weight_decay(dataset):.3g}") for f in self.wd_factors]
 
 
+def default_datasets() -> tuple[str, ...]:
+    """The MuJoCo sets, the rendered image sets (generated on first use), and CARLA/UTKFace
+    when their files are present under $NRC_DATA_DIR."""
+    from nrc.data.images import files_present
+
+    present = tuple(d for d in IMAGE_DATASETS if files_present(d))
+    missing = sorted(set(IMAGE_DATASETS) - set(present))
+    if missing:
+        log.info("image datasets without files, left out: %s (docs/images.md)", missing)
+    return DATASETS + present
+
+
+def prepare(plan: Plan) -> None:
+    """Load each image dataset once before the runs start, so that a rendered set is generated
+    and cached here rather than by several worker processes at once."""
+    from nrc.data import load
+
+    for name in plan.image_datasets:
+        log.info("preparing %s", name)
+        load(name)
+
+
 def plan_for(
     preset: str, datasets: tuple[str, ...] = DATASETS, overrides: tuple[str, ...] = ()
 ) -> Plan:
     """The runs of ``preset`` ("quick" or "paper") on ``datasets``, with ``overrides`` last."""
     if preset not in PRESETS:
         raise ValueError(f"--preset must be one of {PRESETS}, got {preset!r}")
-    unknown = sorted(set(datasets) - set(DATASETS))
+    unknown = sorted(set(datasets) - set(DATASETS) - set(IMAGE_DATASETS))
     if unknown or not datasets:
-        raise ValueError(f"--datasets: unknown or empty {unknown}; available: {DATASETS}")
+        raise ValueError(
+            f"--datasets: unknown or empty {unknown}; available: {DATASETS + IMAGE_DATASETS}"
+        )
     if preset == "paper":
         return Plan(
             "paper", tuple(datasets), PAPER_SEEDS, None, PAPER_UFM_LAMBDAS, overrides=overrides
@@ -104,18 +146,18 @@ def _ufm_overrides(lam: float) -> list[str]:
 
 def points(plan: Plan) -> list[tuple[str, TrainConfig]]:
     """Every (``group/run``, config) of ``plan``; the group is the first folder of the name."""
-    datasets, seeds = list(plan.datasets), list(plan.seeds)
+    datasets, seeds = list(plan.mujoco_datasets), list(plan.seeds)
     out: list[tuple[str, TrainConfig]] = []
 
     def add(group: str, grid: dict, overrides: list[str]) -> None:
         for name, config in expand(plan.preset, grid, [*overrides, *plan.overrides]):
             out.append((f"{group}/{name}", config))
 
-    for dataset in datasets:
+    for dataset in plan.datasets:
         add(
             "wd", {"dataset": [dataset], "weight_decay": plan.wd_values(dataset), "seed": seeds}, []
         )
-    for lam in plan.ufm_lambdas:
+    for lam in plan.ufm_lambdas if datasets else ():
         add(
             f"ufm/lambda={lam}",
             {"dataset": datasets, "lambda_h": [lam], "seed": seeds},
@@ -133,16 +175,18 @@ def points(plan: Plan) -> list[tuple[str, TrainConfig]]:
     return out
 
 
-def _cost(config: TrainConfig) -> int:
-    """Expected work of a run (optimizer steps), to start the longest runs first."""
-    size = config.train_size or TASKS[config.dataset].train_size
-    return config.epochs * -(-size // config.batch_size)
+def _order(config: TrainConfig) -> tuple[bool, int]:
+    """Sort key that starts the longest runs first: ResNet runs (each image step costs about a
+    hundred MLP steps), then by optimizer steps."""
+    size = config.train_size or (TASKS[config.dataset].train_size if config.model == "mlp" else 1)
+    return config.model == "mlp", -config.epochs * -(-size // config.batch_size)
 
 
 def execute(plan: Plan, root: Path, jobs: int = 1) -> Results:
     """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time in one pool
     (longest first), and gather the tables by group."""
-    todo = sorted(points(plan), key=lambda p: -_cost(p[1]))
+    prepare(plan)
+    todo = sorted(points(plan), key=lambda p: _order(p[1]))
     log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
     result = run_points(todo, Path(root), jobs=jobs)
     group = result.status.run.str.split("/").str[0] if len(result.status) else pd.Series()

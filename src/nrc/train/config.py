@@ -34,6 +34,8 @@ class TrainConfig:
     targets and applied to both splits (the paper min–max scales CARLA's, App. A.2);
     `image_size` resizes images (antialiased), `image_normalization` "imagenet" standardises
     pixels with ImageNet's channel statistics (for pretrained backbones), "unit" keeps [0, 1].
+    `recalibrate_bn` recomputes BatchNorm's running statistics over the training set before each
+    evaluation ("precise BN"), so that eval-mode features belong to the current weights.
 
     Regularisation (paper §1, §5.3): `weight_decay` adds (wd/2)·‖p‖² over all parameters, biases
     included, as the authors' code; `ufm` adds (lambda_h/2)·‖H_batch‖²_F/B + (lambda_w/2)·‖W‖²_F
@@ -67,6 +69,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     eval_batch_size: int = 4096
     convention: str = "normalized"
+    recalibrate_bn: bool = False
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -131,6 +134,10 @@ def validate(config: TrainConfig) -> TrainConfig:
     _check_choice("image_normalization", config.image_normalization, IMAGE_NORMALIZATIONS)
     if config.image_size is not None:
         _check_int("image_size", config.image_size, 8)
+    if not isinstance(config.recalibrate_bn, bool):
+        raise ValueError(
+            f"config key 'recalibrate_bn' must be true or false, got {config.recalibrate_bn!r}"
+        )
     if not isinstance(config.small_input, bool):
         raise ValueError(
             f"config key 'small_input' must be true or false, got {config.small_input!r}"

@@ -169,12 +169,39 @@ def epoch_batches(
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int) -> None:
+    """Replace every BatchNorm's running mean/variance by their average over `x` ("precise BN").
+
+    Running statistics are exponential averages over past batches of earlier weights; under a
+    large lr·wd they lag the weights and eval-mode outputs drift from train-mode ones. This pass
+    (train mode, cumulative average over batches) changes no parameter, so training is unchanged.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for start in range(0, x.shape[0], batch_size):
+        model(x[start : start + batch_size])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.train(was_training)
+
+
+@torch.no_grad()
 def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
     """One metrics row: the CollapseReport of the whole training set plus train/test MSE, R².
 
     The model is measured in eval mode (BatchNorm running statistics, no dropout) and put back
-    into the mode it was in.
+    into the mode it was in; with `config.recalibrate_bn` the running statistics are first
+    recomputed over the training set (`recalibrate_batchnorm`).
     """
+    if config.recalibrate_bn:
+        recalibrate_batchnorm(model, data.x_train, config.batch_size)  # type: ignore[arg-type]
     was_training = model.training  # type: ignore[attr-defined]
     model.eval()  # type: ignore[attr-defined]
     stats = CollapseStats()
