@@ -11,7 +11,7 @@ from nrc.data.collect import collect_dataset
 from nrc.data.envs import TASKS, data_dir, task
 from nrc.data.experts import evaluate, load_policy, ship_expert, shipped_dir
 from nrc.data.regression import load
-from nrc.data.stats import PAPER_TABLE1, table1_row
+from nrc.data.stats import PAPER_IMAGE_ROWS, PAPER_TABLE1, input_type, table1_row
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -128,8 +128,7 @@ def ship_cmd(args: argparse.Namespace) -> int:
 def stats_cmd(args: argparse.Namespace) -> int:
     """Handler of `nrc data stats`: our Table 1 row, and the paper's where it has one."""
     data = load(args.name, train_size=args.train_size, subset=args.subset, seed=args.seed)
-    input_type = "RGB image" if data.x_train.ndim == 4 else "raw state"
-    row = table1_row(data.name, data.y_train, input_type)
+    row = table1_row(data.name, data.y_train, input_type(data.x_train))
     corr = ", ".join(f"{c:.4g}" for c in row.target_corr) or "NA"
     print("| dataset | size | input type | n | target correlation | λmin (centred, ÷M) |")
     print("|---|---|---|---|---|---|")
@@ -140,8 +139,9 @@ def stats_cmd(args: argparse.Namespace) -> int:
     paper = PAPER_TABLE1.get(row.name)
     if paper:
         corr = ", ".join(f"{c:.4g}" for c in paper["target_corr"])
+        kind = "RGB image" if row.name in PAPER_IMAGE_ROWS else "raw state"
         print(
-            f"| {row.name} (paper) | {paper['size']:,} | raw state | {paper['n']} | [{corr}] "
+            f"| {row.name} (paper) | {paper['size']:,} | {kind} | {paper['n']} | [{corr}] "
             f"| {paper['lambda_min']:.4g} |"
         )
     return 0

@@ -17,6 +17,7 @@ PAPER_TABLE1: dict[str, dict[str, object]] = {
     "carla-1d": {"size": 600_000, "n": 1, "target_corr": [], "lambda_min": 208.63},
     "utkface": {"size": 25_000, "n": 1, "target_corr": [], "lambda_min": 1428.0},
 }
+PAPER_IMAGE_ROWS = ("carla-2d", "carla-1d", "utkface")  # input type "RGB image"; others raw state
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class Table1Row:
     n: int
     target_corr: list[float]
     lambda_min: float
+
+
+def input_type(x: torch.Tensor) -> str:
+    """Table 1's input type of a dataset with inputs `x`: images (N×C×H×W) or raw states."""
+    return "RGB image" if x.ndim == 4 else "raw state"
 
 
 def table1_row(name: str, y: np.ndarray | torch.Tensor, input_type: str = "raw state") -> Table1Row:

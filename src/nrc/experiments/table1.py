@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nrc.data import load, table1_row
-from nrc.data.stats import PAPER_TABLE1
+from nrc.data.stats import PAPER_TABLE1, input_type
 from nrc.experiments.common import Artifact, Context
 from nrc.io import atomic_write
 
@@ -18,7 +18,8 @@ def make(ctx: Context) -> Artifact:
     """Table 1 rows for the datasets of the reproduction, with the paper's values."""
     rows = []
     for name in ctx.results.plan.datasets:
-        ours = table1_row(name, load(name).y_train)
+        data = load(name)
+        ours = table1_row(name, data.y_train, input_type(data.x_train))
         paper_name = name if name in PAPER_TABLE1 else ANALOGUE.get(name)
         paper = PAPER_TABLE1.get(paper_name, {}) if paper_name else {}
         rows.append(
