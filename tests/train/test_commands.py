@@ -68,3 +68,13 @@ def test_sweep_command(
     assert "complete" in capsys.readouterr().out
     with pytest.raises(ValueError, match="key=v1,v2"):
         _main(["sweep", str(config_file), "--grid", "seed", "--out", str(out)])
+
+
+def test_diverged_training_is_a_clear_error_of_the_cli(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nrc.cli import main
+
+    argv = ["train", str(config_file), "--set", "lr=1e12", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--no-progress"]) == 2
+    assert "nrc: error: training diverged at epoch 1" in capsys.readouterr().err

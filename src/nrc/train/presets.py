@@ -94,27 +94,37 @@ PAPER_IMAGE: dict[str, dict[str, Any]] = {
     "carla-1d": {},
     "utkface": {"model": "resnet34"},
 }
-# Chosen here on the rendered sets (docs/images.md): 2,000 training images at 32 px, ResNet-18
-# with no activation on the features (notes §5) and BatchNorm statistics recomputed before each
-# evaluation, standardised targets, a larger learning rate and weight decay than Table 3.
+# Chosen here on the rendered sets (docs/images.md): the paper's conventions (ReLU features,
+# min–max scaled targets, SGD momentum 0.9, no augmentation) on 2,000 training images at 32 px,
+# with lr·wd = 1e-3 (Table 3's lr 1e-3 and WD ≤ 1e-1 give at most 1e-4) so that collapse shows
+# in minutes, and BatchNorm statistics recomputed before each evaluation (at this lr·wd the
+# running averages lag the weights and eval-mode R² falls below 0 without it). hopper-height
+# diverges in its first epoch at lr 2e-2, so it takes lr 1e-2 with wd 1e-1; reacher-fingertip
+# fits only the mean (R² < 0.5) at wd 1e-1, so it takes lr 2e-2 with wd 5e-2.
 QUICK_IMAGE_COMMON: dict[str, Any] = {
     "model": "resnet18",
-    "activation": "none",
+    "activation": "relu",
     "train_size": 2_000,
     "test_size": 400,
     "image_size": 32,
-    "target_scaling": "standardize",
+    "target_scaling": "minmax",
     "recalibrate_bn": True,
     "momentum": 0.9,
     "lr": 2e-2,
     "batch_size": 128,
-    "epochs": 40,
+    "epochs": 75,
     "weight_decay": 5e-2,
-    "eval_every": 2,
-    "checkpoint_every": 10,
+    "eval_every": 3,
+    "checkpoint_every": 15,
     "eval_batch_size": 500,
 }
-QUICK_IMAGE: dict[str, dict[str, Any]] = {name: {} for name in IMAGE_DATASETS}
+QUICK_IMAGE: dict[str, dict[str, Any]] = {
+    "reacher-fingertip": {},
+    "hopper-height": {"lr": 1e-2, "weight_decay": 1e-1},
+    "carla-2d": {},
+    "carla-1d": {"lr": 1e-2, "weight_decay": 1e-1},
+    "utkface": {"lr": 1e-2, "weight_decay": 1e-1},
+}
 
 PRESETS = ("paper", "quick")
 
