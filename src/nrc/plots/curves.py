@@ -32,6 +32,8 @@ def metric_grid(
         rows = table[table.dataset == dataset]
         for r, metric in enumerate(metrics):
             ax = axes[r * len(datasets) + col]
+            if metric.startswith("nrc3") and not rows.empty and rows.n.max() < 2:
+                ax.text(0.5, 0.5, "n = 1: NRC3 not defined", ha="center", transform=ax.transAxes)
             for value, curve in sorted(rows.groupby(by), key=lambda kv: kv[0]):
                 if metric not in curve or curve[metric].isna().all():
                     continue
@@ -42,6 +44,8 @@ def metric_grid(
                 legend_items.setdefault(float(value), line)
             if metric in LOG_METRICS and np.any(rows.get(metric, pd.Series(dtype=float)) > 0):
                 ax.set_yscale("log")
+            if metric == "train_r2" and ax.lines:  # an untrained net's R² (< -1) hides the rest
+                ax.set_ylim(max(ax.get_ylim()[0], -1.0), 1.05)
             ax.set_xlabel("epoch")
             ax.set_ylabel({**METRIC_LABELS, **(labels or {})}.get(metric, metric))
             if r == 0:

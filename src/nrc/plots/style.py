@@ -28,18 +28,23 @@ METRIC_LABELS = {
     "w_row_norm_2": "‖w₂‖ (row 2 of W)",
 }
 
-# Colours are fixed by the value itself (log10 from 1e-6 to 1e-1), so the same weight decay has
-# the same colour in every figure; 0 (no regularisation) is always black.
-_LOG_RANGE = (-6.0, -1.0)
+# Colours are fixed by the value itself, so the same weight decay has the same colour in every
+# figure; 0 (no regularisation) is always black. Values are binned to thirds of a decade (the
+# 1-2-5 steps of the paper's grids), and the 16 bins from 1e-6 to 1e-1 get 16 distinct strong
+# colours (tab10 and Dark2 without their greys), so neighbouring grid values (5e-3, 1e-2) differ
+# in hue; two values share a colour only when 16 thirds (5.3 decades) apart.
+_PALETTE = tuple(
+    [matplotlib.colormaps["tab10"](i) for i in range(10) if i != 7]
+    + [matplotlib.colormaps["Dark2"](i) for i in range(8) if i != 7]
+)
+_FIRST_BIN = -18  # 1e-6
 
 
 def reg_color(value: float) -> tuple[float, float, float, float]:
     """The colour of a regularisation strength (weight decay or λ)."""
     if value == 0:
         return (0.0, 0.0, 0.0, 1.0)
-    lo, hi = _LOG_RANGE
-    t = (min(max(math.log10(value), lo), hi) - lo) / (hi - lo)
-    return matplotlib.colormaps["plasma"](0.05 + 0.85 * t)
+    return _PALETTE[(round(3 * math.log10(value)) - _FIRST_BIN) % len(_PALETTE)]
 
 
 def reg_label(name: str, value: float) -> str:
