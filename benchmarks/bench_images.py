@@ -30,7 +30,7 @@ from nrc.train.engine import epoch_batches, loss_fn, make_optimizer
 
 def bare_epoch(model: ResNetRegressor, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     """Seconds for one epoch of the minimal loop over preloaded tensors."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, weight_decay=5e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
     start = time.perf_counter()
     for i in range(0, len(x), batch):
         loss = F.mse_loss(model(x[i : i + batch]), y[i : i + batch])
@@ -42,7 +42,14 @@ def bare_epoch(model: ResNetRegressor, x: torch.Tensor, y: torch.Tensor, batch: 
 
 def nrc_epoch(model: ResNetRegressor, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     """Seconds for one epoch of the trainer's step code (as in `Trainer.train`)."""
-    config = TrainConfig(dataset="reacher-fingertip", batch_size=batch, lr=1e-3, weight_decay=5e-4)
+    config = TrainConfig(
+        dataset="reacher-fingertip",
+        model="resnet18",
+        batch_size=batch,
+        lr=1e-3,
+        momentum=0.9,
+        weight_decay=5e-4,
+    )
     optimizer = make_optimizer(config, model)
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
