@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -78,3 +79,33 @@ def test_diverged_training_is_a_clear_error_of_the_cli(
     argv = ["train", str(config_file), "--set", "lr=1e12", "--out", str(tmp_path / "r")]
     assert main([*argv, "--no-progress"]) == 2
     assert "nrc: error: training diverged at epoch 1" in capsys.readouterr().err
+
+
+def test_pretrained_flag_loads_resnet_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nrc train --pretrained PATH` = `--set pretrained=ABSOLUTE_PATH`, loaded before training."""
+    import torch
+
+    from nrc.models.resnet import resnet18
+
+    g = torch.Generator().manual_seed(0)
+    images = SimpleNamespace(
+        x_train=torch.rand(8, 3, 16, 16, generator=g), y_train=torch.rand(8, 1, generator=g),
+        x_test=torch.rand(4, 3, 16, 16, generator=g), y_test=torch.rand(4, 1, generator=g),
+    )  # fmt: skip
+    monkeypatch.setattr("nrc.train.runner.load_data", lambda config: images)
+    torch.manual_seed(7)
+    torch.save(resnet18(1000).state_dict(), tmp_path / "imagenet.pth")
+    argv = ["train", "quick", "--set", "dataset=hopper-height", "--set", "epochs=1"]
+    argv += ["--set", "eval_every=1", "--set", "checkpoint_every=1", "--set", "lr=1e-9"]
+    argv += ["--set", "weight_decay=0", "--set", "momentum=0", "--no-progress"]
+    monkeypatch.chdir(tmp_path)
+    assert _main([*argv, "--pretrained", "imagenet.pth", "--out", "r"]) == 0
+    config, _ = load_run(tmp_path / "r")
+    assert config.pretrained == str(tmp_path / "imagenet.pth")
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["model"]
+    reference = torch.load(tmp_path / "imagenet.pth", weights_only=True)
+    torch.testing.assert_close(state["conv1.weight"], reference["conv1.weight"])
+    with pytest.raises(FileNotFoundError, match="--pretrained missing.pth"):
+        _main([*argv, "--pretrained", "missing.pth", "--out", "r2"])

@@ -26,6 +26,12 @@ def register(sub: Any) -> None:
         "--out", type=Path, help="run directory (default runs/<config>-<dataset>-<hash>)"
     )
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run directory RUN")
+    p.add_argument(
+        "--pretrained",
+        type=Path,
+        metavar="PATH",
+        help="ResNet weights: a torchvision/ImageNet state dict (same as --set pretrained=PATH)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=train_command)
 
@@ -64,15 +70,21 @@ def _print_final(run_dir: Path) -> None:
 def train_command(args: argparse.Namespace) -> int:
     """Handler of `nrc train`."""
     if args.resume is not None:
-        if args.config or args.overrides or args.out:
+        if args.config or args.overrides or args.out or args.pretrained:
             raise ValueError(
-                "--resume RUN takes no CONFIG, --set or --out (the run has its config)"
+                "--resume RUN takes no CONFIG, --set, --out or --pretrained (the run has its "
+                "config)"
             )
         run_dir = resume(args.resume, progress=not args.no_progress)
     else:
         if not args.config:
             raise ValueError("give a CONFIG (preset or file) or --resume RUN")
-        config = resolve(args.config, args.overrides)
+        overrides = list(args.overrides)
+        if args.pretrained is not None:
+            if not args.pretrained.is_file():
+                raise FileNotFoundError(f"--pretrained {args.pretrained}: no such file")
+            overrides.append(f"pretrained={json.dumps(str(args.pretrained.resolve()))}")
+        config = resolve(args.config, overrides)
         out = args.out or _default_dir(
             args.config, json.dumps(to_dict(config), sort_keys=True), config.dataset
         )
