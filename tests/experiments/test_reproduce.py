@@ -75,6 +75,8 @@ def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> Non
     import h5py
     import numpy as np
 
+    from nrc.experiments.common import Context
+    from nrc.experiments.fig11_residuals import residuals
     from nrc.experiments.runs import default_datasets, points
 
     monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path / "data"))
@@ -101,3 +103,9 @@ def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> Non
     assert all(a["error"] is None for a in made.values()), made
     table1 = pd.read_csv(out / "tables" / "table1.csv")
     assert table1.loc[0, "input"] == "RGB image" and table1.loc[0, "paper_lambda_min"] == 0.156
+    # Fig. 11 measures the residuals of the targets the run trained on (min–max scaled) in eval
+    # mode, so they give back the run's own final train MSE.
+    results = execute(plan, out / "runs")
+    _, eps_final, _ = residuals(Context(results, out), "carla-2d")
+    final = results.main("carla-2d").iloc[-1]
+    assert np.mean(eps_final**2) == pytest.approx(final.train_mse, rel=1e-5)

@@ -11,7 +11,7 @@ from nrc.metrics import sqrtm_psd
 from nrc.plots import save_figure, subplots
 from nrc.train import build_model
 from nrc.train.rundir import read_checkpoint, read_config
-from nrc.train.runner import load_data
+from nrc.train.runner import training_data
 
 
 def zca(y: np.ndarray) -> np.ndarray:
@@ -22,11 +22,13 @@ def zca(y: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def residuals(ctx: Context, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ε at initialisation, ε after training, z) on the training set of the main run."""
+    """(ε at initialisation, ε after training, z) on the training set of the main run, with the
+    targets the run trained on (scaled as its config says) and the model in eval mode, as the
+    run's own evaluations."""
     run_dir = ctx.results.main_run_dir(dataset)
     config = read_config(run_dir)
-    data = load_data(config)
-    model = build_model(config, tuple(data.x_train.shape[1:]), data.y_train.shape[1])
+    data = training_data(config)
+    model = build_model(config, tuple(data.x_train.shape[1:]), data.y_train.shape[1]).eval()
     eps_init = (model(data.x_train) - data.y_train).double().numpy()
     state = read_checkpoint(run_dir)
     if state is None or state["epoch"] != config.epochs:

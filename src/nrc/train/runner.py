@@ -32,6 +32,16 @@ def load_data(config: TrainConfig) -> Tensors:
     return check_tensors(loaded)
 
 
+def training_data(config: TrainConfig, data: Any | None = None) -> Tensors:
+    """The tensors a run of `config` trains on: `data` (else `load_data(config)`), validated,
+    targets scaled as `config.target_scaling` says (the statistics are logged)."""
+    tensors = load_data(config) if data is None else check_tensors(data)
+    tensors, scaling = scale_targets(tensors, config.target_scaling)
+    if scaling:
+        log.info("targets %s by training statistics %s", config.target_scaling, scaling)
+    return tensors
+
+
 @contextlib.contextmanager
 def _log_to(path: Path) -> Iterator[None]:
     """Copy INFO records of `nrc.train` into the run's log file while the block runs."""
@@ -57,13 +67,10 @@ def _train(
     model_factory: ModelFactory,
     progress: bool,
 ) -> Path:
-    tensors = load_data(config) if data is None else check_tensors(data)
-    tensors, scaling = scale_targets(tensors, config.target_scaling)
-    model = model_factory(config, tuple(tensors.x_train.shape[1:]), tensors.y_train.shape[1])
-    trainer = Trainer(config, model, tensors, run_dir)
     with _log_to(run_dir / rundir.LOG):
-        if scaling:
-            log.info("targets %s by training statistics %s", config.target_scaling, scaling)
+        tensors = training_data(config, data)
+        model = model_factory(config, tuple(tensors.x_train.shape[1:]), tensors.y_train.shape[1])
+        trainer = Trainer(config, model, tensors, run_dir)
         state = rundir.read_checkpoint(run_dir)
         if state is None:
             log.info("starting run %s: %s", run_dir, to_dict(config))
