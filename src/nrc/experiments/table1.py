@@ -9,9 +9,7 @@ from nrc.data import load, table1_row
 from nrc.data.stats import PAPER_TABLE1, input_type
 from nrc.experiments.common import Artifact, Context
 from nrc.io import atomic_write
-
-# The rendered image sets stand in for these datasets of the paper (docs/images.md).
-ANALOGUE = {"reacher-fingertip": "carla-2d", "hopper-height": "carla-1d"}
+from nrc.train.presets import ANALOGUE
 
 
 def make(ctx: Context) -> Artifact:
