@@ -11,7 +11,7 @@ from nrc.data.collect import collect_dataset
 from nrc.data.envs import TASKS, data_dir, task
 from nrc.data.experts import evaluate, load_policy, ship_expert, shipped_dir
 from nrc.data.regression import load
-from nrc.data.stats import PAPER_IMAGE_ROWS, PAPER_TABLE1, input_type, table1_row
+from nrc.data.stats import PAPER_TABLE1, input_type, table1_row
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -139,9 +139,8 @@ def stats_cmd(args: argparse.Namespace) -> int:
     paper = PAPER_TABLE1.get(row.name)
     if paper:
         corr = ", ".join(f"{c:.4g}" for c in paper["target_corr"])
-        kind = "RGB image" if row.name in PAPER_IMAGE_ROWS else "raw state"
         print(
-            f"| {row.name} (paper) | {paper['size']:,} | {kind} | {paper['n']} | [{corr}] "
-            f"| {paper['lambda_min']:.4g} |"
+            f"| {row.name} (paper) | {paper['size']:,} | {paper['input']} | {paper['n']} "
+            f"| [{corr}] | {paper['lambda_min']:.4g} |"
         )
     return 0
