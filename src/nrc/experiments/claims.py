@@ -50,9 +50,12 @@ def c1_collapse(res: Results) -> Claim:
         return _missing("C1", text, "no finished main run")
 
     def worst(metric: str) -> tuple[float, str]:
+        """The largest final value of `metric` and its dataset (NRC3 is absent for n = 1)."""
         values = {d: r[metric] for d, r in finals.items() if pd.notna(r[metric])}
-        name = max(values, key=values.get) if values else "none"  # type: ignore[arg-type]
-        return (values[name], name) if values else (0.0, "n = 1 only")
+        if not values:
+            return 0.0, "n = 1 only"
+        name = max(values, key=values.__getitem__)
+        return values[name], name
 
     (n1, d1), (n2, d2), (n3_max, d3) = worst("nrc1"), worst("nrc2"), worst("nrc3")
     return Claim(
