@@ -16,6 +16,7 @@ from nrc.data.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ImageSet,
+    ensure_rendered,
     files_present,
     images_to_tensor,
     load_image_dataset,
@@ -260,3 +261,17 @@ def test_load_image_dataset_utkface_and_unknown_names(
     assert set(ages) <= set(range(1, 11)) and len(set(ages)) == 9
     with pytest.raises(ValueError, match="unknown image dataset"):
         load_image_dataset("imagenet")
+
+
+def test_ensure_rendered_caches_what_load_image_dataset_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 10,000 seed-0 training and 2,000 seed-1 test frames; nothing for the real files."""
+    calls = []
+    monkeypatch.setattr(
+        "nrc.data.rendered.load_rendered",
+        lambda name, count, seed: calls.append((name, count, seed)),
+    )
+    ensure_rendered("hopper-height")
+    ensure_rendered("carla-2d")
+    assert calls == [("hopper-height", 10_000, 0), ("hopper-height", 2_000, 1)]

@@ -84,13 +84,13 @@ def default_datasets() -> tuple[str, ...]:
 
 
 def prepare(plan: Plan) -> None:
-    """Load each image dataset once before the runs start, so that a rendered set is generated
-    and cached here rather than by several worker processes at once."""
-    from nrc.data import load
+    """Generate and cache the rendered image sets of ``plan`` before the runs start, here rather
+    than in several worker processes at once."""
+    from nrc.data.images import ensure_rendered
 
     for name in plan.image_datasets:
         log.info("preparing %s", name)
-        load(name)
+        ensure_rendered(name)
 
 
 def plan_for(
