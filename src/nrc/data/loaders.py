@@ -66,6 +66,27 @@ def checked(t: Transitions) -> Transitions:
     return t
 
 
+def from_episodes(
+    obs: list[np.ndarray],
+    act: list[np.ndarray],
+    rew: list[np.ndarray],
+    episode: list[np.ndarray],
+    source: str,
+    provenance: dict,
+) -> Transitions:
+    """Checked `Transitions` from per-episode arrays (observations, actions, rewards, index)."""
+    return checked(
+        Transitions(
+            observations=np.concatenate(obs),
+            actions=np.concatenate(act),
+            rewards=np.concatenate(rew),
+            episode=np.concatenate(episode),
+            source=source,
+            provenance=provenance,
+        )
+    )
+
+
 def read_d4rl(path: str | Path) -> Transitions:
     """A D4RL HDF5 file (e.g. hopper-expert-v2.hdf5); episodes end at `terminals | timeouts`."""
     path = Path(path)
@@ -130,16 +151,8 @@ def read_jat(path: str | Path) -> Transitions:
     for name, shapes in dims.items():
         if len(shapes) > 1:
             raise ValueError(f"{path}: episodes disagree on the width of '{name}': {shapes}")
-    return checked(
-        Transitions(
-            observations=np.concatenate(obs),
-            actions=np.concatenate(act),
-            rewards=np.concatenate(rew),
-            episode=np.concatenate(episode),
-            source=str(path),
-            provenance={"format": "jat", "path": str(path), "files": [f.name for f in files]},
-        )
-    )
+    provenance = {"format": "jat", "path": str(path), "files": [f.name for f in files]}
+    return from_episodes(obs, act, rew, episode, str(path), provenance)
 
 
 def ragged_check(rows: list, file: Path, column: str, row: int) -> np.ndarray:
@@ -192,16 +205,7 @@ def read_minari(dataset: str | Path) -> Transitions:
         "dataset_id": metadata.get("dataset_id"),
         "path": str(folder),
     }
-    return checked(
-        Transitions(
-            observations=np.concatenate(obs),
-            actions=np.concatenate(act),
-            rewards=np.concatenate(rew),
-            episode=np.concatenate(episode),
-            source=str(folder),
-            provenance=provenance,
-        )
-    )
+    return from_episodes(obs, act, rew, episode, str(folder), provenance)
 
 
 READERS = {"d4rl": read_d4rl, "jat": read_jat, "minari": read_minari}
