@@ -77,12 +77,10 @@ def gd(lam, target, lr, h_step):
             b -= lr * gb
 
 
-def lbfgs(lam, target, precondition):
-    ws, hs = _variable_scales(lam, lam, M) if precondition else (1.0, 1.0)
-    h0, w0, b0 = _initial_point(M, N, D, KAPPA, 0)
-    h, w, b = (h0 / hs).requires_grad_(), (w0 / ws).requires_grad_(), b0.clone().requires_grad_()
-    opt = torch.optim.LBFGS(
-        [h, w, b],
+def _unbounded_lbfgs(params):
+    """L-BFGS (strong Wolfe) without iteration cap or tolerances: the Tracker stops it."""
+    return torch.optim.LBFGS(
+        params,
         max_iter=10**6,
         max_eval=10**6,
         tolerance_grad=0.0,
@@ -90,6 +88,13 @@ def lbfgs(lam, target, precondition):
         history_size=50,
         line_search_fn="strong_wolfe",
     )
+
+
+def lbfgs(lam, target, precondition):
+    ws, hs = _variable_scales(lam, lam, M) if precondition else (1.0, 1.0)
+    h0, w0, b0 = _initial_point(M, N, D, KAPPA, 0)
+    h, w, b = (h0 / hs).requires_grad_(), (w0 / ws).requires_grad_(), b0.clone().requires_grad_()
+    opt = _unbounded_lbfgs([h, w, b])
     tr = Tracker(target)
 
     def closure():
@@ -120,15 +125,7 @@ def stacked(lams, targets):
     lam_t = torch.tensor(lams, dtype=torch.float64)
     with torch.no_grad():
         scale = objective(h * hs, w * ws, b, YT, lam_t, lam_t)
-    opt = torch.optim.LBFGS(
-        [h, w, b],
-        max_iter=10**6,
-        max_eval=10**6,
-        tolerance_grad=0.0,
-        tolerance_change=0.0,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-    )
+    opt = _unbounded_lbfgs([h, w, b])
     tr = Tracker(0.0)
 
     def closure():
