@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nrc.data import collect
-from nrc.data.collect import collect_dataset, collect_episodes, episode_seed, write_dataset
-from nrc.data.envs import TASKS, make_env
-from nrc.data.experts import ReacherController
-from nrc.data.loaders import read_minari
+from nrc.data.mujoco import collect
+from nrc.data.mujoco.collect import collect_dataset, collect_episodes, episode_seed, write_dataset
+from nrc.data.mujoco.envs import make_env
+from nrc.data.mujoco.experts import ReacherController
+from nrc.data.mujoco.readers import read_minari
+from nrc.data.registry import MUJOCO, spec
 
 
 class ZeroPolicy:
@@ -38,12 +39,12 @@ def test_train_and_test_splits_use_different_reset_seeds() -> None:
     assert not train & test and len(train) == len(test) == 50
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", MUJOCO)
 def test_episode_layout_matches_the_paper_dims(name: str) -> None:
-    spec = TASKS[name]
-    (episode,) = collect_episodes(name, ZeroPolicy(spec.act_dim), seed=0, episodes=1)
-    assert episode.observations.shape == (len(episode) + 1, spec.obs_dim)
-    assert episode.actions.shape == (len(episode), spec.act_dim)
+    task = spec(name)
+    (episode,) = collect_episodes(name, ZeroPolicy(task.n), seed=0, episodes=1)
+    assert episode.observations.shape == (len(episode) + 1, task.input_dim)
+    assert episode.actions.shape == (len(episode), task.n)
 
 
 def test_min_transitions_adds_episodes_until_reached() -> None:

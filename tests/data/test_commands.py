@@ -8,7 +8,7 @@ import json
 import pytest
 
 from nrc.data import commands
-from nrc.data.loaders import read_minari
+from nrc.data.mujoco.readers import read_minari
 
 
 def run(argv: list[str]) -> int:

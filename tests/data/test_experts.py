@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from nrc.data import experts
-from nrc.data.experts import MLPPolicy, ReacherController, evaluate, load_policy, ship_expert
+from nrc.data.mujoco import experts
+from nrc.data.mujoco.experts import MLPPolicy, ReacherController, evaluate, load_policy, ship_expert
 
 
 def small_policy(rng: np.random.Generator) -> MLPPolicy:

@@ -10,21 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from nrc.data import load
-from nrc.data.carla import load_carla
-from nrc.data.images import (
+from nrc.data import load, registry
+from nrc.data.images.carla import load_carla
+from nrc.data.images.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    ImageSet,
-    ensure_rendered,
-    files_present,
     images_to_tensor,
-    load_image_dataset,
     resize_images,
-    split_indices,
     to_tensors,
 )
-from nrc.data.utkface import load_utkface, parse_age
+from nrc.data.images.utkface import load_utkface, parse_age
+from nrc.data.subsets import split_indices
+from nrc.data.types import ImageSet
 
 
 def random_images(rng: np.random.Generator, count: int, height: int, width: int) -> np.ndarray:
@@ -195,7 +192,7 @@ def test_utkface_errors_and_skipping(tmp_path: Path) -> None:
     assert data.targets[:, 0].tolist() == [20.0]
     assert data.provenance["skipped_unparsable"] == ["61_1_20170109142408075.jpg.chip.jpg"]
     (tmp_path / "30_0_0_20170109150557335.jpg").write_bytes(b"\xff\xd8 truncated jpeg")
-    with pytest.raises(ValueError, match=r"corrupt or unreadable UTKFace image .*30_0_0"):
+    with pytest.raises(ValueError, match=r"corrupt or unreadable image .*30_0_0"):
         load_utkface(tmp_path, skip_unparsable=True)
 
 
@@ -211,17 +208,17 @@ def test_load_image_dataset_carla_uses_the_released_folders(
         (tmp_path / "carla" / part).mkdir(parents=True)
     _, t_train = write_carla_file(tmp_path / "carla" / "SeqTrain" / "data_00000.h5", rng, 10)
     _, t_val = write_carla_file(tmp_path / "carla" / "SeqVal" / "data_00000.h5", rng, 6)
-    data = load_image_dataset("carla-2d")
+    data = load("carla-2d")
     assert data.x_train.shape == (10, 3, 64, 64) and data.x_train.dtype == torch.float32
     assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) <= 1.0
     np.testing.assert_array_equal(data.y_train.numpy(), t_train[:, [10, 0]])
     np.testing.assert_array_equal(data.y_test.numpy(), t_val[:2, [10, 0]])  # 20 % of 10
-    one = load_image_dataset("carla-1d", train_size=4, test_size=3, subset="random", seed=1)
+    one = load("carla-1d", train_size=4, test_size=3, subset="random", seed=1)
     assert one.y_train.shape == (4, 1) and one.y_test.shape == (3, 1)
     assert set(one.y_train[:, 0].tolist()) <= set(t_train[:, 10].tolist())
-    with pytest.raises(ValueError, match=r"train_size = 11 must lie in \[1, 10\]"):
-        load_image_dataset("carla-1d", train_size=11)
-    small = load_image_dataset("carla-2d", image_size=16, normalization="imagenet")
+    with pytest.raises(ValueError, match="train_size = 11 exceeds the 10 rows"):
+        load("carla-1d", train_size=11)
+    small = load("carla-2d", image_size=16, normalization="imagenet")
     pixels = data.x_train.mul(255).round().byte().permute(0, 2, 3, 1).numpy()
     expected = resize_images(pixels, (16, 16))
     np.testing.assert_allclose(
@@ -230,7 +227,7 @@ def test_load_image_dataset_carla_uses_the_released_folders(
     )  # fmt: skip
     assert "ImageNet" in small.provenance["pixels"]
     with pytest.raises(ValueError, match="normalization"):
-        load_image_dataset("carla-2d", normalization="cifar")
+        load("carla-2d", normalization="cifar")
     with pytest.raises(ValueError, match="image_size/normalization apply to image datasets"):
         load("reacher", image_size=32)
 
@@ -239,13 +236,14 @@ def test_files_present_looks_for_the_real_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path))
-    assert not files_present("carla-2d") and not files_present("utkface")
-    assert files_present("reacher-fingertip") and files_present("hopper-height")  # generated
+    assert not registry.spec("carla-2d").files_present()
+    assert not registry.spec("utkface").files_present()
+    assert all(registry.spec(name).files_present() for name in registry.RENDERED)  # generated
     (tmp_path / "carla" / "SeqTrain").mkdir(parents=True)
+    assert not registry.spec("carla-1d").files_present()  # SeqVal is needed too
+    (tmp_path / "carla" / "SeqVal").mkdir()
     (tmp_path / "utkface").mkdir()
-    assert files_present("carla-1d") and files_present("utkface")
-    with pytest.raises(ValueError, match="unknown image dataset"):
-        files_present("imagenet")
+    assert registry.spec("carla-1d").files_present() and registry.spec("utkface").files_present()
 
 
 def test_load_image_dataset_utkface_and_unknown_names(
@@ -255,23 +253,9 @@ def test_load_image_dataset_utkface_and_unknown_names(
     (tmp_path / "utkface").mkdir()
     for age in range(1, 11):
         write_face(tmp_path / "utkface" / f"{age}_0_1_2017010915055{age % 10}.jpg", (age, 9, 9))
-    data = load_image_dataset("utkface")
+    data = load("utkface")
     assert len(data.y_train) == 8 and len(data.y_test) == 1  # 80/20 split, test 20 % of 8
     ages = sorted(data.y_train[:, 0].tolist() + data.y_test[:, 0].tolist())
     assert set(ages) <= set(range(1, 11)) and len(set(ages)) == 9
-    with pytest.raises(ValueError, match="unknown image dataset"):
-        load_image_dataset("imagenet")
-
-
-def test_ensure_rendered_caches_what_load_image_dataset_reads(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The 10,000 seed-0 training and 2,000 seed-1 test frames; nothing for the real files."""
-    calls = []
-    monkeypatch.setattr(
-        "nrc.data.rendered.load_rendered",
-        lambda name, count, seed: calls.append((name, count, seed)),
-    )
-    ensure_rendered("hopper-height")
-    ensure_rendered("carla-2d")
-    assert calls == [("hopper-height", 10_000, 0), ("hopper-height", 2_000, 1)]
+    with pytest.raises(FileNotFoundError, match="'imagenet' is not a known dataset"):
+        load("imagenet")

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nrc.data.loaders import read_d4rl, read_jat, read_minari, read_source
+from nrc.data.mujoco.readers import read_d4rl, read_jat, read_minari, read_source
 
 
 def write_d4rl(path, lengths=(3, 2), obs_dim=4, act_dim=2, **override) -> dict:
@@ -118,8 +118,8 @@ def test_jat_reader_rejects_length_mismatch_missing_column_and_ragged_rows(tmp_p
 
 
 def test_minari_reader_finds_ids_under_minari_datasets_path(tmp_path, monkeypatch) -> None:
-    from nrc.data.collect import collect_episodes, write_dataset
-    from nrc.data.experts import ReacherController
+    from nrc.data.mujoco.collect import collect_episodes, write_dataset
+    from nrc.data.mujoco.experts import ReacherController
 
     buffers = collect_episodes("reacher", ReacherController(), seed=0, episodes=1)
     write_dataset(tmp_path, "reacher-x-v0", "reacher", buffers, {"policy": "ik-pd"})

@@ -7,24 +7,25 @@ import pytest
 import torch
 
 import nrc.data
-from nrc.data.envs import TASKS
-from nrc.data.loaders import Transitions, read_minari
-from nrc.data.regression import check_dims, shipped_root, split_last_episodes
+from nrc.data.mujoco.dataset import check_dims, shipped_root, split_last_episodes
+from nrc.data.mujoco.readers import read_minari
+from nrc.data.registry import MUJOCO, spec
+from nrc.data.types import Transitions
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", MUJOCO)
 def test_shipped_sets_have_the_paper_sizes_dims_and_provenance(name: str) -> None:
-    spec = TASKS[name]
+    task = spec(name)
     data = nrc.data.load(name)
-    assert data.x_train.shape == (spec.train_size, spec.obs_dim)
-    assert data.y_train.shape == (spec.train_size, spec.act_dim)
-    assert data.x_test.shape == (spec.train_size // 5, spec.obs_dim)
-    assert data.y_test.shape == (spec.train_size // 5, spec.act_dim)
+    assert data.x_train.shape == (task.train_size, task.input_dim)
+    assert data.y_train.shape == (task.train_size, task.n)
+    assert data.x_test.shape == (task.train_size // 5, task.input_dim)
+    assert data.y_test.shape == (task.train_size // 5, task.n)
     assert data.x_train.dtype == torch.float32
-    assert data.provenance["train"]["env_id"] == spec.env_id
+    assert data.provenance["train"]["env_id"] == task.env_id
     assert data.provenance["train"]["split"] == "train"
     assert data.provenance["test"]["split"] == "test"
-    assert data.provenance["train"]["episodes"] >= spec.train_episodes
+    assert data.provenance["train"]["episodes"] >= task.train_episodes
 
 
 def test_first_subset_is_the_first_transitions_of_the_training_file() -> None:
@@ -50,8 +51,8 @@ def test_random_subset_is_seeded_and_drawn_from_the_data() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"train_size": 1001}, "train_size = 1001 exceeds the 1000 transitions"),
-        ({"train_size": 0}, "train_size = 0 gives an empty subset"),
+        ({"train_size": 1001}, "train_size = 1001 exceeds the 1000 rows"),
+        ({"train_size": 0}, "train_size must be a positive integer, got 0"),
         ({"test_size": 10_000}, "test_size = 10000 exceeds"),
         ({"subset": "last"}, "subset must be"),
     ],

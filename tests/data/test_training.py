@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from nrc.data.envs import make_env
-from nrc.data.experts import MLPPolicy
-from nrc.data.training import ALGORITHMS, TrainPaths, train_expert
+from nrc.data.mujoco.envs import make_env
+from nrc.data.mujoco.experts import MLPPolicy
+from nrc.data.mujoco.training import ALGORITHMS, TrainPaths, train_expert
 
 # A tiny network and short rollouts keep the test fast; the run logic is the same.
 SMALL = {

@@ -6,12 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from nrc.data import rendered
-from nrc.data.collect import collect_dataset
-from nrc.data.envs import TASKS, data_dir, task
-from nrc.data.experts import evaluate, load_policy, ship_expert, shipped_dir
+from nrc.data.images import rendered
+from nrc.data.mujoco.collect import collect_dataset
+from nrc.data.mujoco.envs import task
+from nrc.data.mujoco.experts import evaluate, load_policy, ship_expert, shipped_dir
+from nrc.data.registry import SPECS, data_dir, names
 from nrc.data.regression import load
-from nrc.data.stats import PAPER_TABLE1, input_type, table1_row
+from nrc.data.stats import input_type, table1_row
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     col.set_defaults(func=collect_cmd)
 
     ship_data = cmds.add_parser("ship", help="rebuild the paper-sized shipped datasets")
-    ship_data.add_argument("envs", nargs="*", default=sorted(TASKS))
+    ship_data.add_argument("envs", nargs="*", default=sorted(names("mujoco")))
     ship_data.add_argument("--seed", type=int, default=0)
     ship_data.set_defaults(func=ship_cmd)
 
@@ -62,15 +63,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     stats.add_argument("--seed", type=int, default=0)
     stats.set_defaults(func=stats_cmd)
 
-    rendered.add_arguments(
-        cmds.add_parser("render", help="render a MuJoCo image regression set (64 px, cached)")
-    )
+    render = cmds.add_parser("render", help="render a MuJoCo image regression set (64 px, cached)")
+    render.add_argument("name", choices=sorted(rendered.RENDERED))
+    render.add_argument("--count", type=int, default=10_000, help="number of frames")
+    render.add_argument("--size", type=int, default=64, help="image side in pixels")
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--policy", help="'ik-pd', 'sine-pd', 'expert' or an .npz policy")
+    render.add_argument("--out", type=Path, help="folder (default: $NRC_DATA_DIR/rendered)")
+    render.add_argument("--regenerate", action="store_true", help="ignore a cached file")
+    render.set_defaults(func=render_cmd)
 
 
 def train_expert_cmd(args: argparse.Namespace) -> int:
     """Handler of `nrc data train-expert`."""
     # Imported here: stable-baselines3 takes seconds to import and only this command needs it.
-    from nrc.data.training import train_expert
+    from nrc.data.mujoco.training import train_expert
 
     out = args.out or data_dir() / "experts" / task(args.env).name
     state = train_expert(
@@ -136,11 +143,22 @@ def stats_cmd(args: argparse.Namespace) -> int:
         f"| {row.name} (ours) | {row.size:,} | {row.input_type} | {row.n} | [{corr}] "
         f"| {row.lambda_min:.4g} |"
     )
-    paper = PAPER_TABLE1.get(row.name)
-    if paper:
-        corr = ", ".join(f"{c:.4g}" for c in paper["target_corr"])
+    spec = SPECS.get(row.name)
+    if spec is not None:
+        paper = spec.paper_row
+        corr = ", ".join(f"{c:.4g}" for c in paper.target_corr)
         print(
-            f"| {row.name} (paper) | {paper['size']:,} | {paper['input']} | {paper['n']} "
-            f"| [{corr}] | {paper['lambda_min']:.4g} |"
+            f"| {paper.name} (paper) | {paper.size:,} | {paper.input_type} | {paper.n} "
+            f"| [{corr}] | {paper.lambda_min:.4g} |"
         )
+    return 0
+
+
+def render_cmd(args: argparse.Namespace) -> int:
+    """Handler of `nrc data render`: generate (or find cached) one rendered set."""
+    data = rendered.load_rendered(
+        args.name, args.count, args.size, args.seed, args.policy, args.out, args.regenerate
+    )
+    path = rendered.cache_path(args.name, args.count, args.size, args.seed, args.policy, args.out)
+    print(f"{path}: {len(data)} images {data.images.shape[1:3]}, targets {data.target_names}")
     return 0

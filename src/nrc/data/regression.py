@@ -1,104 +1,93 @@
-"""The regression view of a behaviour-cloning dataset: states → actions (paper §4, App. A.1).
-
-The paper trains on the first `data_size` transitions of the training data and tests on the first
-`data_size // 5` of separate test data; `subset="random"` draws a seeded random subset instead.
-"""
+"""`nrc.data.load` and `nrc.data.provenance`: the arguments validated before anything is read,
+then served by the loader module the registry names for the dataset (`DatasetSpec.loader`);
+names outside the registry (collected prefixes, "KIND:LOCATION" sources) are MuJoCo data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import importlib
+from numbers import Integral
+from types import ModuleType
 from typing import Any
 
-import numpy as np
-import torch
+from nrc.data.registry import MUJOCO_LOADER, SPECS, names
+from nrc.data.types import RegressionData, Request
 
-from nrc.data.envs import TASKS, data_dir
-from nrc.data.experts import shipped_dir
-from nrc.data.loaders import Transitions, read_minari, read_source
+SOURCES = ("d4rl", "jat", "minari")
 
 
-@dataclass(frozen=True)
-class RegressionData:
-    """Train/test tensors (float32) of a regression task, with where they came from."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    name: str
-    provenance: dict[str, Any]
+def positive(value: object, argument: str, optional: bool = True) -> None:
+    """ValueError naming `argument` unless `value` is an int >= 1 (or None when optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{argument} must be a positive integer, got {value!r}")
 
 
-def shipped_root() -> Path:
-    """Folder of the Minari datasets shipped with the package."""
-    return shipped_dir() / "minari"
+def is_source(name: str) -> bool:
+    """Whether `name` has the form "KIND:LOCATION" with a known KIND."""
+    kind, sep, location = name.partition(":")
+    return bool(sep) and kind in SOURCES and bool(location)
 
 
-def read_pair(name: str, test: str | None) -> tuple[Transitions, Transitions]:
-    """Training and test transitions for `name` (see `load`)."""
-    if name in TASKS:
-        root, prefix = shipped_root(), f"{name}-expert"
-    elif ":" in name:
-        train = read_source(name)
-        return (train, read_source(test)) if test else split_last_episodes(train)
-    else:
-        root, prefix = data_dir() / "minari", name
-    return read_minari(root / f"{prefix}-train-v0"), read_minari(root / f"{prefix}-test-v0")
-
-
-def split_last_episodes(t: Transitions, fraction: float = 0.2) -> tuple[Transitions, Transitions]:
-    """Split off the last whole episodes holding ≥ `fraction` of the transitions as the test set."""
-    ids = np.unique(t.episode)
-    need = int(np.ceil(fraction * len(t)))
-    cut = len(ids)
-    while cut > 0 and np.isin(t.episode, ids[cut:]).sum() < need:
-        cut -= 1
-    if cut == 0:
+def check_name(name: object) -> str:
+    """The dataset name `name`, lower-cased for the MuJoCo tasks; ValueError naming the argument
+    unless it is a registered name, a source "KIND:LOCATION" or a plain collected prefix."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a dataset name, got {name!r}; known: {', '.join(SPECS)}")
+    if name.lower() in names("mujoco"):
+        return name.lower()
+    if name in SPECS or is_source(name):
+        return name
+    if ":" in name:
+        raise ValueError(f"name {name!r} must look like KIND:LOCATION, KIND in {list(SOURCES)}")
+    if "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(
-            f"{t.source}: {len(ids)} episode(s) cannot be split into separate train and test "
-            "episodes; pass a test source"
+            f"name {name!r} is neither a known dataset ({', '.join(SPECS)}) nor a collected "
+            "prefix (no path separators); give a file as KIND:PATH"
         )
-    mask = np.isin(t.episode, ids[:cut])
-    return take(t, np.flatnonzero(mask), "train"), take(t, np.flatnonzero(~mask), "test")
+    return name
 
 
-def take(t: Transitions, rows: np.ndarray, part: str) -> Transitions:
-    """The rows `rows` of `t`."""
-    return Transitions(
-        observations=t.observations[rows],
-        actions=t.actions[rows],
-        rewards=t.rewards[rows],
-        episode=t.episode[rows],
-        source=f"{t.source} ({part})",
-        provenance=t.provenance,
-    )
-
-
-def subset_rows(t: Transitions, size: int, subset: str, seed: int, field: str) -> np.ndarray:
-    """Row indices: the first `size` (paper) or a seeded random `size` of them, in order."""
+def request(
+    name: object,
+    train_size: object = None,
+    test_size: object = None,
+    subset: object = "first",
+    seed: object = 0,
+    test: object = None,
+    image_size: object = None,
+    normalization: object = "unit",
+) -> Request:
+    """The validated arguments of `load` (see there); ValueError naming the bad argument."""
+    key = check_name(name)
+    positive(train_size, "train_size")
+    positive(test_size, "test_size")
     if subset not in ("first", "random"):
         raise ValueError(f"subset must be 'first' or 'random', got {subset!r}")
-    if size < 1:
-        raise ValueError(f"{t.source}: {field} = {size} gives an empty subset")
-    if size > len(t):
-        raise ValueError(f"{t.source}: {field} = {size} exceeds the {len(t)} transitions there")
-    if subset == "first":
-        return np.arange(size)
-    return np.sort(np.random.default_rng(seed).choice(len(t), size=size, replace=False))
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if test is not None and not (isinstance(test, str) and is_source(test) and is_source(key)):
+        raise ValueError(
+            f"test must be a source KIND:LOCATION (KIND in {list(SOURCES)}) beside a source "
+            f"name, got test={test!r} for name={key!r}"
+        )
+    image = key in SPECS and SPECS[key].kind == "image"
+    if (image_size is not None or normalization != "unit") and not image:
+        raise ValueError(
+            f"image_size/normalization apply to image datasets {names('image')}, not {key!r}"
+        )
+    positive(image_size, "image_size")
+    if normalization not in ("unit", "imagenet"):
+        raise ValueError(f"normalization must be 'unit' or 'imagenet', got {normalization!r}")
+    return Request(
+        key, train_size, test_size, str(subset), int(seed), test, image_size, str(normalization)
+    )  # type: ignore[arg-type]
 
 
-def check_dims(t: Transitions, name: str) -> None:
-    """For the paper's tasks: observation and action widths must match Table 1."""
-    spec = TASKS.get(name)
-    if spec is None:
-        return
-    for field, got, want in (
-        ("observations", t.observations.shape[1], spec.obs_dim),
-        ("actions", t.actions.shape[1], spec.act_dim),
-    ):
-        if got != want:
-            raise ValueError(f"{t.source}: '{field}' has {got} columns, {spec.env_id} has {want}")
+def loader(req: Request) -> ModuleType:
+    """The module that serves `req.name` (its `load_data` and `read_provenance`)."""
+    spec = SPECS.get(req.name)
+    return spec.module() if spec is not None else importlib.import_module(MUJOCO_LOADER)
 
 
 def load(
@@ -111,52 +100,33 @@ def load(
     image_size: int | None = None,
     normalization: str = "unit",
 ) -> RegressionData:
-    """States (x) and actions (y) of a behaviour-cloning dataset as float32 tensors.
+    """Inputs (x) and targets (y) of a regression dataset as float32 train/test tensors.
 
-    `name`: "swimmer", "reacher" or "hopper" (shipped, paper-sized); a prefix of datasets written
-    by `nrc data collect` under $NRC_DATA_DIR/minari; or a source "d4rl:PATH", "jat:PATH",
-    "minari:ID" (then `test` names the test source; without it the last episodes are held out).
-    Sizes default to the paper's: Table 1's training size (else all the data), test 20% of it.
-    Image datasets (`nrc.data.images.IMAGE_DATASETS`) are delegated to `load_image_dataset`, with
-    `image_size` and `normalization`; these two must keep their defaults for the other datasets.
+    `name`: a registered dataset (`nrc.data.registry.names()`: the shipped MuJoCo sets "swimmer",
+    "reacher", "hopper" and the image sets); a prefix of datasets written by `nrc data collect`
+    under $NRC_DATA_DIR/minari; or a source "d4rl:PATH", "jat:PATH", "minari:ID" (then `test`
+    may name the test source; without it the last episodes are held out). Sizes default to the
+    registry's training size (else all the data) and a test set of 20 % of it; `subset` "first"
+    keeps the first rows (the paper's rule), "random" a random subset drawn with `seed`.
+    `image_size` (pixels, square) and `normalization` ("unit" or "imagenet") apply to image sets.
+    Every argument is checked before anything is read (ValueError naming the argument).
     """
-    from nrc.data.images import IMAGE_DATASETS, load_image_dataset
+    req = request(name, train_size, test_size, subset, seed, test, image_size, normalization)
+    return loader(req).load_data(req)
 
-    if name in IMAGE_DATASETS:
-        return load_image_dataset(
-            name, train_size, test_size, subset, seed, image_size, normalization
-        )
-    if image_size is not None or normalization != "unit":
-        raise ValueError(
-            f"image_size/normalization apply to image datasets {IMAGE_DATASETS}, not {name!r}"
-        )
-    key = name.lower() if name.lower() in TASKS else name
-    train, held_out = read_pair(key, test)
-    for part in (train, held_out):
-        check_dims(part, key)
-    spec = TASKS.get(key)
-    n_train = train_size if train_size is not None else (spec.train_size if spec else len(train))
-    n_test = test_size if test_size is not None else max(n_train // 5, 1)
-    rows_train = subset_rows(train, n_train, subset, seed, "train_size")
-    rows_test = subset_rows(held_out, n_test, subset, seed + 1, "test_size")
 
-    def tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-
-    return RegressionData(
-        x_train=tensor(train.observations[rows_train]),
-        y_train=tensor(train.actions[rows_train]),
-        x_test=tensor(held_out.observations[rows_test]),
-        y_test=tensor(held_out.actions[rows_test]),
-        name=key,
-        provenance={
-            "train": train.provenance,
-            "test": held_out.provenance,
-            "train_source": train.source,
-            "test_source": held_out.source,
-            "train_size": n_train,
-            "test_size": n_test,
-            "subset": subset,
-            "seed": seed,
-        },
-    )
+def provenance(
+    name: str,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    subset: str = "first",
+    seed: int = 0,
+    test: str | None = None,
+    image_size: int | None = None,
+    normalization: str = "unit",
+) -> dict[str, Any]:
+    """`load(...).provenance` of the same arguments, reading metadata only (no pixels, no float
+    tensors): Minari metadata.json, rendered files' attributes, CARLA's dataset shapes,
+    UTKFace's file names. A "KIND:LOCATION" source is read in full, without tensors."""
+    req = request(name, train_size, test_size, subset, seed, test, image_size, normalization)
+    return loader(req).read_provenance(req)

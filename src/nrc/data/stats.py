@@ -3,65 +3,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-# The paper's Table 1 (correlations listed as (1,2), (1,3), (2,3)).
-_STATE, _IMAGE = "raw state", "RGB image"
+from nrc.data.registry import IMAGE_INPUT, SPECS, STATE
+from nrc.data.types import Table1Row
+
+# Temporary bridge for callers written before the registry held the paper's rows.
 PAPER_TABLE1: dict[str, dict[str, object]] = {
-    "swimmer": {
-        "size": 1_000,
-        "input": _STATE,
-        "n": 2,
-        "target_corr": [-0.244],
-        "lambda_min": 0.276,
-    },
-    "reacher": {
-        "size": 1_000,
-        "input": _STATE,
-        "n": 2,
-        "target_corr": [-0.00933],
-        "lambda_min": 0.0097,
-    },
-    "hopper": {
-        "size": 10_000,
-        "input": _STATE,
-        "n": 3,
-        "target_corr": [-0.215, -0.090, 0.059],
-        "lambda_min": 0.215,
-    },
-    "carla-2d": {
-        "size": 600_000,
-        "input": _IMAGE,
-        "n": 2,
-        "target_corr": [-0.0055],
-        "lambda_min": 0.156,
-    },
-    "carla-1d": {"size": 600_000, "input": _IMAGE, "n": 1, "target_corr": [], "lambda_min": 208.63},
-    "utkface": {"size": 25_000, "input": _IMAGE, "n": 1, "target_corr": [], "lambda_min": 1428.0},
+    s.paper: {
+        "size": s.paper_row.size,
+        "input": s.paper_row.input_type,
+        "n": s.paper_row.n,
+        "target_corr": s.paper_row.target_corr,
+        "lambda_min": s.paper_row.lambda_min,
+    }
+    for s in SPECS.values()
 }
-
-
-@dataclass(frozen=True)
-class Table1Row:
-    """One row of Table 1."""
-
-    name: str
-    size: int
-    input_type: str
-    n: int
-    target_corr: list[float]
-    lambda_min: float
 
 
 def input_type(x: torch.Tensor) -> str:
     """Table 1's input type of a dataset with inputs `x`: images (N×C×H×W) or raw states."""
-    return _IMAGE if x.ndim == 4 else _STATE
+    return IMAGE_INPUT if x.ndim == 4 else STATE
 
 
-def table1_row(name: str, y: np.ndarray | torch.Tensor, input_type: str = _STATE) -> Table1Row:
+def table1_row(name: str, y: np.ndarray | torch.Tensor, input_type: str = STATE) -> Table1Row:
     """Table 1 statistics of targets `y` (M × n), computed in float64.
 
     Correlations are Pearson correlations of the target pairs (i, j), i < j, in row-major order;

@@ -8,38 +8,21 @@ saying where we looked and how to get it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import minari
 import numpy as np
-import pyarrow.parquet as pq
-from minari.dataset.minari_storage import MinariStorage
 
-from nrc.io import open_hdf5
+from nrc.data import files
+from nrc.data.types import Transitions
+
+if TYPE_CHECKING:
+    import minari
+    from minari.dataset.episode_data import EpisodeData
 
 D4RL_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
 JAT_COLUMNS = ("continuous_observations", "continuous_actions", "rewards")
-
-
-@dataclass(frozen=True)
-class Transitions:
-    """Flat (state, action) pairs in episode order: row i was taken in episode `episode[i]`."""
-
-    observations: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    episode: np.ndarray
-    source: str
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.actions)
-
-    def episodes(self) -> int:
-        """Number of episodes."""
-        return len(np.unique(self.episode))
 
 
 def checked(t: Transitions) -> Transitions:
@@ -96,7 +79,7 @@ def read_d4rl(path: str | Path) -> Transitions:
             "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/"
             "hopper_expert-v2.hdf5, and pass its path"
         )
-    with open_hdf5(path) as f:
+    with files.hdf5(path) as f:
         missing = [key for key in D4RL_KEYS if key not in f]
         if missing:
             raise ValueError(f"{path}: missing D4RL field(s) {missing}")
@@ -121,16 +104,16 @@ def read_d4rl(path: str | Path) -> Transitions:
 def read_jat(path: str | Path) -> Transitions:
     """JAT parquet shards: a .parquet file or a folder of them (read in name order)."""
     path = Path(path)
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-    if not path.exists() or not files:
+    shards = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not path.exists() or not shards:
         raise FileNotFoundError(
             f"no JAT parquet file at {path}; get the shards on a machine with internet, e.g. "
             "`huggingface-cli download jat-project/jat-dataset --repo-type dataset "
             "--include 'mujoco-swimmer/*'`, and pass the file or folder"
         )
     obs, act, rew, episode = [], [], [], []
-    for file in files:
-        table = pq.read_table(file)
+    for file in shards:
+        table = files.parquet(file)
         missing = [c for c in JAT_COLUMNS if c not in table.column_names]
         if missing:
             raise ValueError(f"{file}: missing JAT column(s) {missing}")
@@ -151,7 +134,7 @@ def read_jat(path: str | Path) -> Transitions:
     for name, shapes in dims.items():
         if len(shapes) > 1:
             raise ValueError(f"{path}: episodes disagree on the width of '{name}': {shapes}")
-    provenance = {"format": "jat", "path": str(path), "files": [f.name for f in files]}
+    provenance = {"format": "jat", "path": str(path), "files": [f.name for f in shards]}
     return from_episodes(obs, act, rew, episode, str(path), provenance)
 
 
@@ -169,12 +152,9 @@ def minari_root() -> Path:
     return Path(os.environ.get("MINARI_DATASETS_PATH", default)).expanduser()
 
 
-def read_minari(dataset: str | Path) -> Transitions:
-    """A local Minari dataset: a dataset folder, or an id under `minari_root()`.
-
-    States are the observations at which each action was taken (the last observation of each
-    episode has no action and is dropped).
-    """
+def minari_folder(dataset: str | Path) -> Path:
+    """The folder of a local Minari dataset (a folder, or an id under `minari_root()`);
+    FileNotFoundError saying where it looked and how to get the dataset otherwise."""
     folder = Path(dataset)
     if not (folder / "data").is_dir():
         folder = minari_root() / str(dataset)
@@ -184,9 +164,36 @@ def read_minari(dataset: str | Path) -> Transitions:
             f"set MINARI_DATASETS_PATH, run `minari download {dataset}` on a machine with "
             "internet, or create it with `nrc data collect`"
         )
-    data = minari.MinariDataset(MinariStorage.read(folder / "data"))
+    return folder
+
+
+def minari_provenance(folder: Path) -> tuple[dict[str, Any], int]:
+    """(provenance, number of transitions) of the Minari dataset in `folder`, from its
+    metadata.json alone: our provenance (`nrc_provenance`) with the format, id and path."""
+    path = folder / "data" / "metadata.json"
+    metadata = files.read_json(path)
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("total_steps"), int):
+        raise ValueError(f"{path}: not Minari metadata (no integer 'total_steps')")
+    provenance = dict(metadata.get("nrc_provenance", {}))
+    provenance |= {
+        "format": "minari",
+        "dataset_id": metadata.get("dataset_id"),
+        "path": str(folder),
+    }
+    return provenance, metadata["total_steps"]
+
+
+def read_minari(dataset: str | Path) -> Transitions:
+    """A local Minari dataset: a dataset folder, or an id under `minari_root()`.
+
+    States are the observations at which each action was taken (the last observation of each
+    episode has no action and is dropped).
+    """
+    folder = minari_folder(dataset)
+    provenance, _ = minari_provenance(folder)
+    data = files.minari_dataset(folder)
     obs, act, rew, episode = [], [], [], []
-    for i, ep in enumerate(data.iterate_episodes()):
+    for i, ep in enumerate(episodes(data, folder)):
         if len(ep.observations) != len(ep.actions) + 1:
             raise ValueError(
                 f"{folder}: episode {ep.id} has {len(ep.observations)} observations for "
@@ -198,14 +205,15 @@ def read_minari(dataset: str | Path) -> Transitions:
         episode.append(np.full(len(ep.actions), i, dtype=np.int64))
     if not act:
         raise ValueError(f"{folder}: the Minari dataset has no episodes")
-    metadata = data.storage.metadata
-    provenance = dict(metadata.get("nrc_provenance", {}))
-    provenance |= {
-        "format": "minari",
-        "dataset_id": metadata.get("dataset_id"),
-        "path": str(folder),
-    }
     return from_episodes(obs, act, rew, episode, str(folder), provenance)
+
+
+def episodes(data: minari.MinariDataset, folder: Path) -> Iterator[EpisodeData]:
+    """The episodes of a Minari dataset in order; a damaged data file is a ValueError naming it."""
+    try:
+        yield from data.iterate_episodes()
+    except (OSError, KeyError) as err:
+        raise ValueError(f"{folder}: damaged Minari data file: {err}") from err
 
 
 READERS = {"d4rl": read_d4rl, "jat": read_jat, "minari": read_minari}

@@ -22,8 +22,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
-from nrc.data.envs import library_versions, make_env, task
-from nrc.data.experts import MLPPolicy, evaluate
+from nrc.data.mujoco.envs import library_versions, make_env, task
+from nrc.data.mujoco.experts import MLPPolicy, evaluate
 from nrc.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from nrc.data.images import ImageSet
+from nrc.data import files
+from nrc.data.types import ImageSet
 
 logger = logging.getLogger(__name__)
 
@@ -35,37 +35,18 @@ def parse_age(filename: str) -> int:
     return age
 
 
-def read_face(path: Path, size: int) -> np.ndarray:
-    """One image as uint8 (size, size, 3) RGB, bilinear resize; ValueError if it is undecodable."""
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-            if rgb.size != (size, size):
-                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"corrupt or unreadable UTKFace image {path}: {err}") from err
-
-
-def load_utkface(
-    folder: str | Path,
-    size: int = 64,
-    limit: int | None = None,
-    skip_unparsable: bool = False,
-) -> ImageSet:
-    """UTKFace images (resized to size x size) with the age as the single target, in name order."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"UTKFace folder not found: {folder}")
-    if size < 1 or (limit is not None and limit < 1):
-        raise ValueError(f"size and limit must be >= 1, got size={size}, limit={limit}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".jpg")
-    if not files:
+def utkface_listing(
+    folder: Path, limit: int | None, skip_unparsable: bool
+) -> tuple[list[Path], list[int], list[str]]:
+    """(files kept, their ages, names skipped as unparsable) of a UTKFace folder, in name order,
+    from the file names alone."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".jpg")
+    if not paths:
         raise FileNotFoundError(f"UTKFace folder {folder} holds no .jpg files")
     ages: list[int] = []
     kept: list[Path] = []
     skipped: list[str] = []
-    for path in files:
+    for path in paths:
         try:
             ages.append(parse_age(path.name))
         except ValueError:
@@ -80,13 +61,40 @@ def load_utkface(
         logger.warning("skipped %d UTKFace files with unparsable names: %s", len(skipped), skipped)
     if not kept:
         raise ValueError(f"no UTKFace file in {folder} has a parsable name")
-    images = np.stack([read_face(path, size) for path in kept])
-    provenance = {
+    return kept, ages, skipped
+
+
+def utkface_provenance(folder: Path, images: int, size: int, skipped: list[str]) -> dict:
+    """The provenance of `load_utkface`."""
+    return {
         "source": "UTKFace (Zhang et al. 2017)",
         "path": str(folder.resolve()),
-        "images": len(kept),
+        "images": images,
         "size": size,
         "skipped_unparsable": skipped,
     }
+
+
+def checked_folder(folder: str | Path, size: int, limit: int | None) -> Path:
+    """`folder` as a Path after checking it and the arguments of `load_utkface`."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"UTKFace folder not found: {folder}")
+    if size < 1 or (limit is not None and limit < 1):
+        raise ValueError(f"size and limit must be >= 1, got size={size}, limit={limit}")
+    return folder
+
+
+def load_utkface(
+    folder: str | Path,
+    size: int = 64,
+    limit: int | None = None,
+    skip_unparsable: bool = False,
+) -> ImageSet:
+    """UTKFace images (resized to size x size) with the age as the single target, in name order."""
+    folder = checked_folder(folder, size, limit)
+    kept, ages, skipped = utkface_listing(folder, limit, skip_unparsable)
+    images = np.stack([files.picture(path, size) for path in kept])
+    provenance = utkface_provenance(folder, len(kept), size, skipped)
     targets = np.asarray(ages, dtype=np.float32)[:, None]
     return ImageSet("utkface", images, targets, ("age",), provenance)

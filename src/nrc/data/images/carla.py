@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nrc.data.images import ImageSet, check_targets, resize_images
-from nrc.io import open_hdf5
+from nrc.data import files
+from nrc.data.images.transforms import resize_images
+from nrc.data.types import ImageSet, check_targets
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def carla_files(path: str | Path) -> list[Path]:
 
 def read_carla_file(path: Path, columns: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(rgb frames uint8 N x H x W x 3, targets[:, columns] float32) of one CARLA HDF5 file."""
-    with open_hdf5(path) as handle:
+    with files.hdf5(path) as handle:
         missing = [key for key in ("rgb", "targets") if key not in handle]
         if missing:
             raise ValueError(f"{path}: missing dataset(s) {missing}; expected 'rgb' and 'targets'")
@@ -78,10 +79,9 @@ def load_carla(
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     names, columns = zip(*VARIANTS[variant], strict=True)
-    files = carla_files(path)
     images, targets, used = [], [], []
     count = 0
-    for file in files:
+    for file in carla_files(path):
         rgb, y = read_carla_file(file, columns)
         if limit is not None:
             rgb, y = rgb[: limit - count], y[: limit - count]
@@ -94,14 +94,7 @@ def load_carla(
     if len({im.shape[1:] for im in images}) > 1:
         raise ValueError(f"CARLA files under {path} have different frame sizes; pass size=(H, W)")
     logger.info("read %d CARLA frames from %d file(s) under %s", count, len(used), path)
-    provenance = {
-        "source": "CARLA imitation learning (Codevilla et al. 2018)",
-        "path": str(Path(path).expanduser().resolve()),
-        "files": used,
-        "frames": count,
-        "target_columns": dict(zip(names, columns, strict=True)),
-        "resized_to": list(size) if size is not None else None,
-    }
+    provenance = carla_provenance(path, variant, used, count, size)
     return ImageSet(
         f"carla-{variant}",
         np.concatenate(images),
@@ -109,3 +102,37 @@ def load_carla(
         tuple(names),
         provenance,
     )
+
+
+def carla_provenance(
+    path: str | Path, variant: str, used: list[str], frames: int, size: tuple[int, int] | None
+) -> dict[str, object]:
+    """The provenance of `load_carla`: files and frames read, target columns, resizing."""
+    return {
+        "source": "CARLA imitation learning (Codevilla et al. 2018)",
+        "path": str(Path(path).expanduser().resolve()),
+        "files": used,
+        "frames": frames,
+        "target_columns": {name: column for name, column in VARIANTS[variant]},
+        "resized_to": list(size) if size is not None else None,
+    }
+
+
+def carla_frames(path: str | Path, limit: int | None) -> tuple[list[str], int]:
+    """(file names, frame count) that `load_carla(path, limit=limit)` reads, from the shapes of
+    the files' `rgb` datasets alone (no pixels are read)."""
+    used, count = [], 0
+    for file in carla_files(path):
+        with files.hdf5(file) as handle:
+            if "rgb" not in handle:
+                raise ValueError(
+                    f"{file}: missing dataset(s) ['rgb']; expected 'rgb' and 'targets'"
+                )
+            frames = int(handle["rgb"].shape[0])
+        if limit is not None:
+            frames = min(frames, limit - count)
+        used.append(file.name)
+        count += frames
+        if limit is not None and count >= limit:
+            break
+    return used, count

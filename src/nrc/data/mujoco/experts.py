@@ -1,4 +1,4 @@
-"""Expert policies that generate the behaviour-cloning data (paper §4, App. A.1; notes §6).
+"""Expert policies that generate the behaviour-cloning data (paper §4, App. A.1; docs/datasets.md).
 
 Two kinds: `MLPPolicy`, a trained stable-baselines3 actor exported to plain arrays, and
 `ReacherController`, inverse kinematics plus joint PD control for Reacher-v4.
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nrc.data.envs import library_versions, make_env, task
+from nrc.data.mujoco.envs import library_versions, make_env, task
 from nrc.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class MLPPolicy:
 
 @dataclass(frozen=True)
 class ReacherController:
-    """Inverse kinematics + joint PD control for Reacher-v4 (notes §6).
+    """Inverse kinematics + joint PD control for Reacher-v4 (docs/datasets.md, "Experts").
 
     Observation layout (11): cos q (2), sin q (2), target xy (2), joint velocities (2),
     fingertip − target (3). Link lengths 0.1 and 0.11 (the fingertip sits 0.11 past the elbow).

@@ -21,8 +21,8 @@ import numpy as np
 from minari.data_collector import EpisodeBuffer
 from minari.dataset.minari_storage import MinariStorage
 
-from nrc.data.envs import library_versions, make_env, task
-from nrc.data.experts import Policy, load_policy, policy_provenance
+from nrc.data.mujoco.envs import library_versions, make_env, task
+from nrc.data.mujoco.experts import Policy, load_policy, policy_provenance
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def metadata(dataset_id: str, env: gym.Env, provenance: dict) -> dict[str, Any]:
         "minari_version": minari.__version__,
         "algorithm_name": str(provenance.get("policy", "unknown")),
         "author": {"nrc"},
-        "code_permalink": "nrc.data.collect",
+        "code_permalink": "nrc.data.mujoco.collect",
         "description": f"{env.spec.id} expert rollouts for behaviour cloning (nrc, paper §4)",
         "eval_env_spec": env.spec.to_json(),
         "requirements": [f"mujoco=={library_versions()['mujoco']}"],
@@ -170,7 +170,7 @@ def collect_dataset(
     base = {
         "env_id": task(env_name).env_id,
         "seed": seed,
-        "generator": "nrc.data.collect.collect_dataset",
+        "generator": "nrc.data.mujoco.collect.collect_dataset",
         "actions": "deterministic policy output, clipped to the action box (as executed)",
         "versions": library_versions(),
     } | policy_provenance(policy_spec, env_name)
