@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nrc.data import load, registry
+from nrc.data import load, provenance, registry
 from nrc.data.images.carla import load_carla
 from nrc.data.images.transforms import (
     IMAGENET_MEAN,
@@ -209,6 +209,7 @@ def test_load_image_dataset_carla_uses_the_released_folders(
     _, t_train = write_carla_file(tmp_path / "carla" / "SeqTrain" / "data_00000.h5", rng, 10)
     _, t_val = write_carla_file(tmp_path / "carla" / "SeqVal" / "data_00000.h5", rng, 6)
     data = load("carla-2d")
+    assert provenance("carla-2d") == data.provenance  # from the files' shapes alone
     assert data.x_train.shape == (10, 3, 64, 64) and data.x_train.dtype == torch.float32
     assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) <= 1.0
     np.testing.assert_array_equal(data.y_train.numpy(), t_train[:, [10, 0]])
@@ -254,6 +255,7 @@ def test_load_image_dataset_utkface_and_unknown_names(
     for age in range(1, 11):
         write_face(tmp_path / "utkface" / f"{age}_0_1_2017010915055{age % 10}.jpg", (age, 9, 9))
     data = load("utkface")
+    assert provenance("utkface") == data.provenance  # from the file names alone
     assert len(data.y_train) == 8 and len(data.y_test) == 1  # 80/20 split, test 20 % of 8
     ages = sorted(data.y_train[:, 0].tolist() + data.y_test[:, 0].tolist())
     assert set(ages) <= set(range(1, 11)) and len(set(ages)) == 9

@@ -26,6 +26,7 @@ def test_shipped_sets_have_the_paper_sizes_dims_and_provenance(name: str) -> Non
     assert data.provenance["train"]["split"] == "train"
     assert data.provenance["test"]["split"] == "test"
     assert data.provenance["train"]["episodes"] >= task.train_episodes
+    assert nrc.data.provenance(name) == data.provenance  # from metadata.json alone
 
 
 def test_first_subset_is_the_first_transitions_of_the_training_file() -> None:
@@ -96,6 +97,7 @@ def test_d4rl_source_holds_out_its_last_episodes(tmp_path) -> None:
     write_d4rl(tmp_path / "h.hdf5", lengths=(20, 20, 10), obs_dim=11, act_dim=3)
     data = nrc.data.load(f"d4rl:{tmp_path / 'h.hdf5'}")
     assert data.x_train.shape == (40, 11) and data.x_test.shape == (8, 11)
+    assert nrc.data.provenance(f"d4rl:{tmp_path / 'h.hdf5'}") == data.provenance
     data = nrc.data.load(f"d4rl:{tmp_path / 'h.hdf5'}", test=f"d4rl:{tmp_path / 'h.hdf5'}")
     assert data.x_train.shape == (50, 11) and data.x_test.shape == (10, 11)
 

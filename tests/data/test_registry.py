@@ -1,0 +1,102 @@
+"""The dataset registry: one spec per name, cheap to import, and no import circle in nrc.data."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nrc.data
+from nrc.data import registry
+
+HEAVY = ("gymnasium", "mujoco", "h5py", "minari", "torch", "PIL", "pyarrow", "stable_baselines3")
+
+
+@pytest.mark.parametrize("module", ["nrc.data", "nrc.data.registry"])
+def test_importing_the_registry_loads_no_heavy_library(module: str) -> None:
+    code = (
+        f"import sys, {module}; from nrc.data.registry import spec; spec('hopper').files_present()"
+        f"; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_names_and_kinds() -> None:
+    assert registry.MUJOCO == ("swimmer", "reacher", "hopper") == registry.names("mujoco")
+    assert registry.IMAGE == (
+        "reacher-fingertip",
+        "hopper-height",
+        "carla-2d",
+        "carla-1d",
+        "utkface",
+    )
+    assert registry.RENDERED == ("reacher-fingertip", "hopper-height")
+    assert registry.names() == registry.MUJOCO + registry.IMAGE
+    with pytest.raises(ValueError, match="kind must be"):
+        registry.names("audio")
+    with pytest.raises(ValueError, match="unknown dataset 'walker'; known: swimmer, reacher"):
+        registry.spec("walker")
+
+
+def test_specs_hold_the_paper_rows_grids_and_analogues() -> None:
+    hopper = registry.spec("hopper")
+    assert (hopper.env_id, hopper.input_dim, hopper.n, hopper.train_size) == (
+        "Hopper-v4",
+        11,
+        3,
+        10_000,
+    )
+    assert (
+        hopper.paper_row.target_corr == [-0.215, -0.090, 0.059]
+        and hopper.test_size(10_000) == 2_000
+    )
+    fingertip = registry.spec("reacher-fingertip")
+    assert fingertip.paper == "carla-2d" and fingertip.files == "generated"
+    assert fingertip.paper_row == registry.spec("carla-2d").paper_row
+    assert fingertip.wd_grid == (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+    assert registry.spec("hopper-height").paper == "carla-1d"
+    assert all(0.0 in s.wd_grid and s.paper_row.n == s.n for s in registry.SPECS.values())
+
+
+def imports(path: Path) -> set[str]:
+    """The nrc.data modules that module file `path` imports (at any level)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nrc.data"):
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("nrc.data")}
+    return found
+
+
+def module_name(path: Path, src: Path) -> str:
+    """The dotted module name of `path` under the source folder `src`."""
+    return ".".join(path.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_the_data_package_has_no_import_circle() -> None:
+    root = Path(nrc.data.__file__).parent
+    modules = {
+        "nrc."
+        + ".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in root.rglob("*.py")
+    }
+    graph = {name: imports(path) & set(modules) - {name} for name, path in modules.items()}
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == 1:
+            raise AssertionError(f"import circle: {' -> '.join([*trail, name])}")
+        if state.get(name) == 2:
+            return
+        state[name] = 1
+        for other in sorted(graph[name]):
+            visit(other, [*trail, name])
+        state[name] = 2
+
+    for name in sorted(graph):
+        visit(name, [])
