@@ -1,4 +1,4 @@
-"""Expert policies: the exported MLP actor and Reacher's IK + PD controller (notes §6)."""
+"""Expert policies: the exported MLP actor and Reacher's IK + PD controller (docs/datasets.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Readers of the original formats on small fixture files written here (paper §4, notes §6)."""
+"""Readers of the original formats on small fixture files written here (paper §4, App. A.1)."""
 
 from __future__ import annotations
 
