@@ -1,6 +1,6 @@
-"""An independent float64 reference written straight from the paper's definitions (paper §3.1,
-spec §2.2–2.4): full feature matrices, explicit SVDs, projection matrices and a dense γ grid.
-Deliberately slow and literal; it shares no code with nrc.metrics."""
+"""An independent float64 reference written straight from the paper's definitions (paper §3.1;
+docs/metrics.md, Definitions): full feature matrices, explicit SVDs, projection matrices and a
+dense γ grid. Deliberately slow and literal; it shares no code with nrc.metrics."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`nrc metrics` (report for saved arrays) and `nrc demo` (the metrics end to end on a
-constructed case)."""
+"""The `nrc metrics` (report for saved arrays) and `nrc demo` (the metrics end to end on a
+constructed case) sub-commands."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from nrc.io import atomic_write, write_json
-from nrc.metrics.convention import FEATURE_CONVENTIONS, Convention
+from nrc.metrics.convention import FEATURE_CONVENTIONS
+from nrc.metrics.files import read_npz
 from nrc.metrics.nrc3 import sqrtm_psd
 from nrc.metrics.report import CollapseReport
 from nrc.metrics.stats import compute
+from nrc.metrics.targets import target_covariance
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_demo)
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable .npz file ({err})") from err
-    missing = [k for k in ("H", "W", "Y") if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: missing array(s) {missing}; found {sorted(arrays)}")
-    return arrays
-
-
 def _metrics(args: argparse.Namespace) -> int:
-    a = _load_npz(args.npz)
-    report = compute(
-        a["H"], a["W"], a["Y"], a.get("b"), gamma=args.gamma, convention=Convention(args.convention)
-    )
+    a = read_npz(args.npz, ("H", "W", "Y"))
+    try:
+        report = compute(
+            a["H"], a["W"], a["Y"], a.get("b"), gamma=args.gamma, convention=args.convention
+        )
+    except ValueError as err:  # the message names features (H), targets (Y) or W
+        raise ValueError(f"{args.npz}: {err}") from err
     print(format_report(report))
     if args.out:
         write_json(args.out, report.to_dict())
@@ -85,8 +76,7 @@ def demo_arrays(seed: int, noise: float) -> dict[str, np.ndarray]:
     a = rng.normal(size=(n, n))
     y = rng.multivariate_normal(np.zeros(n), a @ a.T / n + 0.2 * np.eye(n), size=m)
     yc = y - y.mean(0)
-    sigma = yc.T @ yc / m
-    root = sqrtm_psd(sigma)
+    root = sqrtm_psd(target_covariance(y))
     r = np.linalg.qr(rng.normal(size=(d, n)))[0].T
     w = sqrtm_psd(root - np.sqrt(c) * np.eye(n)) @ r
     h = yc @ np.linalg.inv(root) @ w + noise * rng.normal(size=(m, d))

@@ -1,5 +1,6 @@
-"""Measurement conventions. Published NRC numbers differ by orders of magnitude between
-conventions (notes §4), so every report records the one that produced it."""
+"""Measurement conventions (owns ``Convention`` and ``FEATURE_CONVENTIONS``). Published NRC
+numbers differ by orders of magnitude between conventions (docs/metrics.md, Conventions), so
+every report records the one that produced it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ FEATURE_CONVENTIONS: tuple[str, ...] = ("normalized", "centered", "raw")
 
 @dataclass(frozen=True)
 class Convention:
-    """How NRC1 and NRC2 treat the features (paper §3.1; spec paper.md §2.2).
+    """How NRC1 and NRC2 treat the features (paper §3.1).
 
     - ``"normalized"`` (paper, default): row-normalised, uncentred features h/‖h‖ projected onto
       the top-n principal directions of the *centred* features; mean squared distance, ÷M.
@@ -33,3 +34,19 @@ class Convention:
             raise ValueError(
                 f"convention.features: {self.features!r} is not one of {FEATURE_CONVENTIONS}"
             )
+
+
+def as_convention(value: Convention | str | None) -> Convention:
+    """``value`` as a :class:`Convention`: None gives the default, a string names ``features``."""
+    if value is None:
+        return Convention()
+    if isinstance(value, Convention):
+        return value
+    if isinstance(value, str):
+        if value not in FEATURE_CONVENTIONS:
+            raise ValueError(f"convention: {value!r} is not one of {FEATURE_CONVENTIONS}")
+        return Convention(features=value)  # type: ignore[arg-type]
+    raise TypeError(
+        f"convention: expected a Convention or one of {FEATURE_CONVENTIONS}, "
+        f"got {type(value).__name__}"
+    )

@@ -1,4 +1,5 @@
-"""NRC3 (paper §3.1) and its optimal γ in closed form (notes §3).
+"""NRC3 (paper §3.1) and its optimal γ in closed form (owns ``nrc3_at``, ``optimal_gamma``,
+``sqrtm_psd``; derivation in docs/metrics.md).
 
 NRC3(γ) = ‖ WWᵀ/‖WWᵀ‖_F − (Σ^½ − √γ I)/‖Σ^½ − √γ I‖_F ‖²_F.
 
@@ -6,11 +7,18 @@ With A = WWᵀ/‖WWᵀ‖_F, S = Σ^½, t = √γ and a = ⟨A, S⟩, β = tr A
 objective is 2 − 2(a − βt)/√(s − 2et + nt²); its only stationary point is
 t* = (βs − ae)/(βe − an). The minimum over γ ∈ [0, λmin] is at t* (if inside) or an end point.
 This replaces the authors' 1000-point grid and is exact.
+
+NRC3 is invariant to the scale of W (through WWᵀ/‖WWᵀ‖_F) and of Y (Σ^½ and √γ scale
+together), so tolerances are relative and W is rescaled by a power of two before WWᵀ is formed:
+exact in floating point, so results are bit-identical in the normal range and W of any
+magnitude works.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nrc.metrics.validate import real_float64
 
 _REL_TOL = 1e-12
 
@@ -22,6 +30,9 @@ def sqrtm_psd(sigma: np.ndarray) -> np.ndarray:
 
 
 def _normalized_gram(w: np.ndarray) -> np.ndarray:
+    """WWᵀ/‖WWᵀ‖_F, formed from W/2^k with 2^k ≈ max |W| (exact scaling, no overflow)."""
+    if np.any(w):
+        w = np.ldexp(w, -int(np.frexp(np.max(np.abs(w)))[1]))
     wwt = w @ w.T
     norm = np.linalg.norm(wwt)
     if norm == 0.0:
@@ -39,7 +50,7 @@ def _check_gamma(gamma: float) -> float:
 def _nrc3_normalized(a_mat: np.ndarray, s_mat: np.ndarray, t: float) -> float | None:
     target = s_mat - t * np.eye(s_mat.shape[0])
     norm = np.linalg.norm(target)
-    if norm <= _REL_TOL * max(np.linalg.norm(s_mat), 1.0):
+    if norm <= _REL_TOL * np.linalg.norm(s_mat):
         return None
     return float(np.sum((a_mat - target / norm) ** 2))
 
@@ -50,8 +61,7 @@ def nrc3_at(w: np.ndarray, sigma: np.ndarray, gamma: float) -> float:
     Used for the UFM protocol (γ = c = λ_W·λ_H, paper §4.5) and the paper's protocol (γ fixed
     from the final W, App. A.3). Raises if Σ^½ − √γ I vanishes (Σ ∝ I and γ = λ).
     """
-    w = np.asarray(w, dtype=np.float64)
-    sigma = np.asarray(sigma, dtype=np.float64)
+    w, sigma = real_float64(w, "W"), real_float64(sigma, "sigma")
     value = _nrc3_normalized(_normalized_gram(w), sqrtm_psd(sigma), np.sqrt(_check_gamma(gamma)))
     if value is None:
         raise ValueError(f"gamma: Σ^½ − √γ I is zero at γ = {gamma}, NRC3 is undefined there")
@@ -59,9 +69,8 @@ def nrc3_at(w: np.ndarray, sigma: np.ndarray, gamma: float) -> float:
 
 
 def optimal_gamma(w: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
-    """The γ ∈ [0, λmin] minimising NRC3 and the minimum value, in closed form (notes §3)."""
-    w = np.asarray(w, dtype=np.float64)
-    sigma = np.asarray(sigma, dtype=np.float64)
+    """The γ ∈ [0, λmin] minimising NRC3 and the minimum value, in closed form (module doc)."""
+    w, sigma = real_float64(w, "W"), real_float64(sigma, "sigma")
     a_mat = _normalized_gram(w)
     s_mat = sqrtm_psd(sigma)
     n = s_mat.shape[0]

@@ -1,10 +1,14 @@
-"""From accumulated moments to the NRC report (paper §3.1, §2.4; notes §2–3).
+"""From accumulated moments to the NRC report (owns ``Moments``, ``CollapseReport`` and
+``report_from_moments``; paper §3.1, derivations in docs/metrics.md).
 
 With V the eigenvectors of the centred feature covariance (descending), Q an orthonormal basis
 of the row space of W and G the second-moment matrix of the features in the chosen convention:
 NRC1 = Σ_{j>n} v_jᵀ G v_j and NRC2 = Σ over a basis of the complement of row(W) of qᵀ G q.
 Summing over the complement (instead of 1 − the captured part) keeps full relative precision
 when the metrics are tiny.
+
+Every number of the report is checked to be finite: an input outside float64's range gives a
+ValueError naming it, never a NaN metric.
 """
 
 from __future__ import annotations
@@ -14,10 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from nrc.metrics.convention import Convention
+from nrc.metrics.convention import Convention, as_convention
 from nrc.metrics.nrc3 import nrc3_at, optimal_gamma
+from nrc.metrics.schema import report_to_row
+from nrc.metrics.targets import check_target_covariance
 
-_SINGULAR_TOL = 1e-12
+# The input a report field is computed from, to name it when the field is not finite.
+_FIELD_INPUTS = {
+    "wwt": "W",
+    "w_row_norms": "W",
+    "residual_mean": "residuals",
+    "residual_cov": "residuals",
+    "residual_whiteness": "residuals",
+    "mse": "residuals",
+    "r2": "residuals",
+}
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,8 @@ class CollapseReport:
     """NRC1–3 and the quantities around them for one set of features, head and targets.
 
     Lists are plain Python so the report serialises to JSON; :meth:`to_dict` flattens it into
-    one row of scalars for a metrics table. Values that do not exist carry ``None`` and a reason.
+    one row of scalars for a metrics table (:mod:`nrc.metrics.schema`). Values that do not exist
+    carry ``None`` and a reason.
     """
 
     count: int
@@ -118,28 +134,8 @@ class CollapseReport:
     residual_whiteness: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A flat dict of scalars: lists become ``evr_1``…, matrices ``wwt_1_2``… (1-based)."""
-        flat: dict[str, Any] = {}
-        for key, value in asdict(self).items():
-            if isinstance(value, list) and value and isinstance(value[0], list):
-                for i, row in enumerate(value, 1):
-                    for j, v in enumerate(row, 1):
-                        flat[f"{key}_{i}_{j}"] = v
-            elif isinstance(value, list):
-                names = _pair_names(self.n) if key == "target_corr" else range(1, len(value) + 1)
-                for name, v in zip(names, value, strict=True):
-                    flat[f"{_singular(key)}_{name}"] = v
-            else:
-                flat[key] = value
-        return flat
-
-
-def _singular(key: str) -> str:
-    return {"w_row_norms": "w_row_norm", "nrc1_by_k": "nrc1_k"}.get(key, key)
-
-
-def _pair_names(n: int) -> list[str]:
-    return [f"{i + 1}_{j + 1}" for i in range(n) for j in range(i + 1, n)]
+        """The flat metrics row of this report (:func:`nrc.metrics.schema.report_to_row`)."""
+        return report_to_row(self)
 
 
 def _upper_offdiag(mat: np.ndarray) -> list[float]:
@@ -152,23 +148,35 @@ def _correlation(cov: np.ndarray) -> np.ndarray:
     return cov / np.outer(std, std)
 
 
-def _check_targets(sigma: np.ndarray) -> np.ndarray:
-    """Eigenvalues of Σ (ascending) after checking Σ ≻ 0 (the paper's assumption, §1)."""
-    variances = np.diag(sigma)
-    scale = max(float(np.trace(sigma)), np.finfo(float).tiny)
-    constant = np.flatnonzero(variances <= _SINGULAR_TOL * scale)
-    if constant.size:
+def _values(value: Any) -> list[float]:
+    """The numbers of a report field (scalar, list or matrix); None and strings give none."""
+    if isinstance(value, list):
+        return [v for item in value for v in _values(item)]
+    return [value] if isinstance(value, int | float) else []
+
+
+def _check_finite(report: CollapseReport) -> CollapseReport:
+    """``report`` unchanged if every number in it is finite; else a ValueError naming the input."""
+    for key, value in asdict(report).items():
+        if not np.all(np.isfinite(_values(value))):
+            source = _FIELD_INPUTS.get(key, "features and targets")
+            raise ValueError(
+                f"{source}: {key} is not finite in float64 — an input is out of float64's range "
+                "(docs/metrics.md, float64 range); rescale it"
+            )
+    return report
+
+
+def _head_gram(w: np.ndarray) -> np.ndarray:
+    """WWᵀ, refused with a clear error when it overflows float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        wwt = w @ w.T
+    if not np.all(np.isfinite(wwt)):
         raise ValueError(
-            f"targets: column(s) {constant.tolist()} are constant, so the target covariance Σ is "
-            "singular; NRC3 and γ/λmin need Σ ≻ 0 (paper §1) — drop those columns"
+            f"W: WWᵀ overflows float64 (largest |W| entry {np.max(np.abs(w)):.3g}); rescale W "
+            "(NRC2 and NRC3 do not depend on its scale)"
         )
-    eig = np.linalg.eigvalsh(sigma)
-    if eig[0] <= _SINGULAR_TOL * scale:
-        raise ValueError(
-            f"targets: the target covariance Σ is singular (λmin = {eig[0]:.3g}, λmax = "
-            f"{eig[-1]:.3g}); its columns are linearly dependent, NRC3 needs Σ ≻ 0 (paper §1)"
-        )
-    return eig
+    return wwt
 
 
 def _feature_gram(moments: Moments, convention: Convention) -> np.ndarray:
@@ -254,11 +262,11 @@ def report_from_moments(
     b: np.ndarray | None = None,
     *,
     gamma: float | None = None,
-    convention: Convention | None = None,
+    convention: Convention | str | None = None,
     evr_k: int | None = None,
 ) -> CollapseReport:
     """Build the :class:`CollapseReport` from moments and the head (W, b); see module doc."""
-    convention = convention or Convention()
+    convention = as_convention(convention)
     d, n = moments.sum_hy.shape
     if n > d:
         raise ValueError(
@@ -275,7 +283,8 @@ def report_from_moments(
         raise ValueError(f"evr_k: must be between 1 and d = {d}, got {evr_k}")
     sigma = moments.target_covariance()
     sigma = (sigma + sigma.T) / 2
-    eig_y = _check_targets(sigma)
+    eig_y = check_target_covariance(sigma, "targets")
+    wwt = _head_gram(w)
 
     cov_h = moments.feature_covariance()
     eig_h, vecs = np.linalg.eigh((cov_h + cov_h.T) / 2)
@@ -291,8 +300,9 @@ def report_from_moments(
     basis_w, rank_w = _row_space_complement(w)
     outside_pcs = _tail_sums(_energy_by_direction(gram, vecs)) / scale
     outside_w = _tail_sums(_energy_by_direction(gram, basis_w)) / scale
-    wwt = w @ w.T
-    return CollapseReport(
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range residuals: _check_finite
+        residuals = _residual_fields(moments, w, b)
+    report = CollapseReport(
         count=moments.count,
         d=d,
         n=n,
@@ -311,5 +321,6 @@ def report_from_moments(
         w_row_norms=np.linalg.norm(w, axis=1).tolist(),
         wwt=wwt.tolist(),
         **_nrc3_fields(w, sigma, float(eig_y[0]), gamma),
-        **_residual_fields(moments, w, b),
+        **residuals,
     )
+    return _check_finite(report)

@@ -1,4 +1,4 @@
-"""Streaming sufficient statistics for NRC1–3 (notes §2).
+"""Streaming sufficient statistics for NRC1–3 (owns ``CollapseStats`` and ``compute``).
 
 Everything the metrics need is a function of a few float64 sums accumulated batch by batch:
 Σh, Σhhᵀ, Σh̃h̃ᵀ (h̃ = h/‖h‖), Σ‖h‖, Σy, Σyyᵀ, Σhyᵀ, the count and, when predictions are given,
@@ -7,7 +7,7 @@ batches, processes or GPUs simply add.
 
 h and y are accumulated relative to a shift (the first batch's mean): covariances computed as
 E[hhᵀ] − E[h]E[h]ᵀ would otherwise lose the small variances of collapsed features to rounding
-when the features have a large mean (ReLU features, notes §5). Sums with different shifts are
+when the features have a large mean (ReLU features; docs/metrics.md). Sums with different shifts are
 moved to a common shift before they are added (exact algebra).
 """
 
@@ -21,7 +21,19 @@ from scipy.linalg import blas
 
 from nrc.metrics.convention import Convention
 from nrc.metrics.report import CollapseReport, Moments, report_from_moments
-from nrc.metrics.validate import ArrayLike, as_float64
+from nrc.metrics.validate import ArrayLike, as_float64, shares_memory
+
+# The input each accumulated sum comes from, to name it when the float64 sum overflows.
+_SUM_SOURCES = {
+    "sum_h": "features",
+    "sum_hh": "features",
+    "sum_norm": "features",
+    "sum_y": "targets",
+    "sum_yy": "targets",
+    "sum_hy": "features and targets",
+    "sum_r": "predictions",
+    "sum_rr": "predictions",
+}
 
 
 def _add_gram(acc: torch.Tensor, x: torch.Tensor) -> None:
@@ -39,6 +51,17 @@ def _add_gram(acc: torch.Tensor, x: torch.Tensor) -> None:
 
 def _fields_of(sums: _Sums) -> list[torch.Tensor]:
     return [getattr(sums, f.name) for f in fields(sums)]
+
+
+def _check_sums_finite(sums: dict[str, np.ndarray]) -> None:
+    """Raise, naming the input, when a float64 moment overflowed (inputs that pass the
+    finiteness check but whose squares or products exceed float64, |x| ≳ 1e154)."""
+    for key, source in _SUM_SOURCES.items():
+        if not np.all(np.isfinite(sums[key])):
+            raise ValueError(
+                f"{source}: the float64 moment {key} overflows; the values are too large to "
+                "square in float64 (docs/metrics.md, float64 range) — rescale them"
+            )
 
 
 @dataclass
@@ -139,9 +162,14 @@ class CollapseStats:
     ) -> CollapseStats:
         """Add a batch: features B×d, targets B×n (or B), predictions B×n (or B) if known."""
         h = as_float64(features, "features", ndim=2)
-        owned = h.data_ptr() != torch.as_tensor(features).data_ptr()  # True if h is a copy
+        owned = not shares_memory(h, features)  # True if h is a copy
         y = as_float64(targets, "targets", ndim=(1, 2))
         y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if h.shape[1] == 0 or y.shape[1] == 0:
+            raise ValueError(
+                f"features/targets: shapes {tuple(h.shape)} and {tuple(y.shape)}; the metrics "
+                "need d >= 1 feature and n >= 1 target columns"
+            )
         if y.shape[0] != h.shape[0]:
             raise ValueError(
                 f"targets: {y.shape[0]} rows but features have {h.shape[0]} rows in this batch"
@@ -239,6 +267,7 @@ class CollapseStats:
             f.name: t.cpu().numpy()
             for f, t in zip(fields(_Sums), _fields_of(self._sums), strict=True)
         }
+        _check_sums_finite(a)
         for key in ("sum_hh", "sum_hn_hn"):
             lower = np.tril(a[key])
             a[key] = lower + np.tril(lower, -1).T
@@ -268,19 +297,20 @@ class CollapseStats:
         b: ArrayLike | None = None,
         *,
         gamma: float | None = None,
-        convention: Convention | None = None,
+        convention: Convention | str | None = None,
         evr_k: int | None = None,
     ) -> CollapseReport:
         """The :class:`CollapseReport` for head weight ``W`` (n×d) and optional bias ``b``.
 
         ``gamma=None`` reports NRC3 at its optimal γ ∈ [0, λmin]; a number fixes γ (the UFM
-        protocol γ = λ_W·λ_H, or the paper's γ from the final W). ``evr_k`` principal components
-        enter EVR and NRC1-by-k (default min(d, 10)).
+        protocol γ = λ_W·λ_H, or the paper's γ from the final W). ``convention`` is a
+        :class:`Convention` or its name (``"raw"``). ``evr_k`` principal components enter EVR
+        and NRC1-by-k (default min(d, 10)).
         """
         w = as_float64(W, "W", ndim=2).cpu().numpy()
         bias = None if b is None else as_float64(b, "b", ndim=1).cpu().numpy()
         return report_from_moments(
-            self.moments(), w, bias, gamma=gamma, convention=convention or Convention(), evr_k=evr_k
+            self.moments(), w, bias, gamma=gamma, convention=convention, evr_k=evr_k
         )
 
 
@@ -292,7 +322,7 @@ def compute(
     *,
     predictions: ArrayLike | None = None,
     gamma: float | None = None,
-    convention: Convention | None = None,
+    convention: Convention | str | None = None,
     evr_k: int | None = None,
 ) -> CollapseReport:
     """One-call metrics on in-memory arrays: H (M×d features), W (n×d), Y (M×n targets)."""

@@ -1,4 +1,5 @@
-"""`nrc ufm solve` and `nrc ufm phase`: the UFM theory (paper §4) on the user's own targets."""
+"""The `nrc ufm solve` and `nrc ufm phase` sub-commands: the UFM theory (paper §4) on the user's
+own targets, read from a file or a shipped dataset."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nrc.metrics.files import first_bytes, read_npy
+from nrc.metrics.targets import target_covariance
 from nrc.ufm.phase import phase_diagram
 from nrc.ufm.solver import minimize, relative_gap
 from nrc.ufm.theory import check_targets, solve
@@ -16,10 +19,8 @@ FILE_SUFFIXES = (".npy", ".csv")
 
 def _read_file(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ValueError(f"{path}: not a readable .npy array ({err})") from err
+        return read_npy(path)
+    first_bytes(path, "a CSV of M rows × n columns")
     try:
         return np.loadtxt(path, delimiter=",", ndmin=2)
     except ValueError:
@@ -70,7 +71,7 @@ def _solve(args: argparse.Namespace) -> int:
     if args.check:
         run = minimize(y, args.lambda_w, args.lambda_h, args.d, seed=args.seed)
         loss = float(run.loss[0])
-        gap = relative_gap(loss, sol.loss, np.cov(y.T, bias=True).reshape(y.shape[1], -1))
+        gap = relative_gap(loss, sol.loss, target_covariance(y))
         print(
             f"solver: loss {loss:.10g}, relative gap {gap:.2e}, "
             f"{int(run.iterations[0])} L-BFGS iterations, {run.seconds:.2f} s"

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from nrc.metrics.validate import real_float64
 from nrc.ufm.theory import center_targets, check_lambdas
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ def relative_gap(loss: float, optimum: float, sigma: np.ndarray) -> float:
 
 def _grid(lambda_w: float | Sequence[float], lambda_h: float | Sequence[float]) -> np.ndarray:
     """The (λ_W, λ_H) pairs as a G×2 array, scalars broadcast; each pair validated."""
-    lw = np.atleast_1d(np.asarray(lambda_w, dtype=np.float64))
-    lh = np.atleast_1d(np.asarray(lambda_h, dtype=np.float64))
+    lw = np.atleast_1d(real_float64(lambda_w, "lambda_w"))
+    lh = np.atleast_1d(real_float64(lambda_h, "lambda_h"))
     if lw.ndim != 1 or lh.ndim != 1:
         raise ValueError("lambda_w, lambda_h: must be numbers or 1-D sequences")
     try:

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nrc.metrics.targets import check_target_covariance, target_covariance
+from nrc.metrics.validate import real_float64
+
 log = logging.getLogger(__name__)
 
 
@@ -96,8 +99,9 @@ class UFMSolution:
 
 
 def check_targets(y: ArrayLike, name: str = "Y") -> np.ndarray:
-    """Targets as a float64 M×n array; raises on NaN/Inf, wrong shape or too few samples."""
-    arr = np.asarray(y, dtype=np.float64)
+    """Targets as a float64 M×n array; raises on complex or non-numeric values, NaN/Inf, wrong
+    shape or too few samples."""
+    arr = real_float64(y, name)
     if arr.ndim != 2:
         raise ValueError(f"{name}: targets must be an M×n array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -109,36 +113,21 @@ def check_targets(y: ArrayLike, name: str = "Y") -> np.ndarray:
 
 
 def center_targets(y: ArrayLike, name: str = "Y") -> CenteredTargets:
-    """Centre the targets and diagonalise Σ; raises if Y − Ȳ is rank-deficient (Σ singular).
+    """Centre the targets and diagonalise Σ; raises if Σ is singular.
 
-    The paper assumes Σ ≻ 0 (§1); the rank test is numpy's SVD rank of Y − Ȳ.
+    The paper assumes Σ ≻ 0 (§1); the test is :func:`nrc.metrics.check_target_covariance`.
     """
     arr = check_targets(y, name)
     mean = arr.mean(axis=0)
-    centered = arr - mean
-    n = arr.shape[1]
-    rank = int(np.linalg.matrix_rank(centered))
-    if rank < n:
-        raise ValueError(
-            f"{name}: centred targets have rank {rank} < n = {n}, so Σ is singular; the UFM "
-            "theory (paper §1) needs full-rank targets — drop or combine dependent columns"
-        )
-    sigma = centered.T @ centered / arr.shape[0]
-    return CenteredTargets(arr, mean, centered, sigma_spectrum(sigma))
+    return CenteredTargets(arr, mean, arr - mean, sigma_spectrum(target_covariance(arr), name))
 
 
-def sigma_spectrum(sigma: ArrayLike) -> Spectrum:
-    """Eigen-decomposition of a given target covariance Σ (symmetric positive definite)."""
-    mat = np.asarray(sigma, dtype=np.float64)
-    if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
-        raise ValueError(f"sigma: must be a square n×n matrix, got shape {mat.shape}")
-    if not np.all(np.isfinite(mat)):
-        raise ValueError("sigma: contains NaN or Inf")
-    if not np.allclose(mat, mat.T, rtol=1e-10, atol=1e-14 * np.abs(mat).max()):
-        raise ValueError("sigma: must be symmetric")
+def sigma_spectrum(sigma: ArrayLike, name: str = "sigma") -> Spectrum:
+    """Eigen-decomposition of a given target covariance Σ (symmetric positive definite, checked
+    by :func:`nrc.metrics.check_target_covariance`)."""
+    mat = real_float64(sigma, name)
+    check_target_covariance(mat, name)
     vals, vecs = np.linalg.eigh(mat)
-    if vals[0] <= 0.0:
-        raise ValueError(f"sigma: must be positive definite, smallest eigenvalue is {vals[0]:.3g}")
     return Spectrum(mat, vals[::-1], vecs[:, ::-1])
 
 
@@ -232,8 +221,8 @@ def unregularized_features(
     """
     targets = check_targets(y)
     m, n = targets.shape
-    head = np.asarray(w, dtype=np.float64)
-    free = np.asarray(z, dtype=np.float64)
+    head = real_float64(w, "W")
+    free = real_float64(z, "Z")
     if head.ndim != 2 or head.shape[0] != n:
         raise ValueError(f"W: must be n×d with n = {n}, got shape {head.shape}")
     d = head.shape[1]
@@ -243,7 +232,7 @@ def unregularized_features(
         raise ValueError("W, Z: contain NaN or Inf")
     if np.linalg.matrix_rank(head) < n:
         raise ValueError(f"W: must have full rank n = {n} (Theorem 4.3)")
-    bias = np.zeros(n) if b is None else np.asarray(b, dtype=np.float64)
+    bias = np.zeros(n) if b is None else real_float64(b, "b")
     if bias.shape != (n,) or not np.all(np.isfinite(bias)):
         raise ValueError(f"b: must be a finite vector of length n = {n}")
     pinv = np.linalg.pinv(head)  # d×n
@@ -260,7 +249,7 @@ def _positive_lambdas(lambda_w: float, lambda_h: float) -> tuple[float, float]:
 def _check_rotation(rotation: ArrayLike | None, n: int, d: int) -> np.ndarray:
     if rotation is None:
         return np.eye(n, d)
-    rot = np.asarray(rotation, dtype=np.float64)
+    rot = real_float64(rotation, "rotation")
     if rot.shape != (n, d):
         raise ValueError(f"rotation: must be n×d = {(n, d)}, got shape {rot.shape}")
     if not np.allclose(rot @ rot.T, np.eye(n), atol=1e-10):
