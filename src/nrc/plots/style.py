@@ -1,5 +1,6 @@
-"""Figure conventions for every experiment (issue 6): matplotlib (Agg), PNG and optionally PDF,
-labelled axes, log scales where the paper uses them, one colour per regularisation value."""
+"""Figure conventions for every experiment (owns the metric labels, the colour of each
+regularisation value and saving): matplotlib (Agg), PNG and optionally PDF, labelled axes, log
+scales where the paper uses them, one colour per regularisation value."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""The Unconstrained Feature Model (paper §4): closed forms, gradient solver, phase diagram.
+"""The Unconstrained Feature Model (paper §4): closed forms, gradient solver, phase diagram
+(its figure is :func:`nrc.plots.phase.plot_phase`).
 
 Features are M×d here (one row per sample, like ``nrc.metrics``); the paper writes H as d×M.
 """
 
-from nrc.ufm.phase import c_grid, phase_diagram, plot_phase, write_phase
+from nrc.ufm.phase import c_grid, phase_diagram, write_phase
 from nrc.ufm.solver import SolverResult, minimize, objective, relative_gap
 from nrc.ufm.theory import (
     Regime,
@@ -27,7 +28,6 @@ __all__ = [
     "optimal_norms",
     "optimal_wwt",
     "phase_diagram",
-    "plot_phase",
     "predicted_residuals",
     "relative_gap",
     "solve",

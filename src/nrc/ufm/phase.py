@@ -1,4 +1,6 @@
 """The UFM phase diagram: theory and solver across c = λ_W·λ_H (paper Theorem 4.1, Fig. 5).
+Owns the computation (``c_grid``, ``phase_diagram``) and writing it (``write_phase``); the
+figure is drawn by :func:`nrc.plots.phase.plot_phase`.
 
 For one target set, sweep c over a log grid from far below λmin to beyond λmax (so every regime
 of Theorem 4.1 appears), solve (1) in closed form and with the gradient solver at each c, and
@@ -15,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from nrc.io import atomic_path
 from nrc.metrics import compute
+from nrc.metrics.validate import real_float64
 from nrc.ufm.solver import minimize
 from nrc.ufm.theory import center_targets, solve
 
@@ -28,17 +30,6 @@ log = logging.getLogger(__name__)
 # A singular value of W counts towards its rank when it exceeds this fraction of the largest
 # one W can have, (λ_H/λ_W)^¼·λmax^¼ (reached as c → 0).
 RANK_RTOL = 1e-4
-SOURCES = ("theory", "solver")
-METRICS = ("rank", "loss", "mse", "nrc1", "nrc2", "nrc3")
-TITLES = {
-    "rank": "rank of W",
-    "loss": "loss (1)",
-    "mse": "training MSE",
-    "nrc1": "NRC1",
-    "nrc2": "NRC2",
-    "nrc3": "NRC3 (γ = c)",
-}
-STYLES = ({"ls": "-"}, {"ls": "none", "marker": "o", "ms": 4})
 
 
 def c_grid(
@@ -103,7 +94,11 @@ def phase_diagram(
     targets = center_targets(y)
     if not (np.isfinite(lambda_ratio) and lambda_ratio > 0.0):
         raise ValueError(f"lambda_ratio: must be a finite number > 0, got {lambda_ratio}")
-    grid = c_grid(targets.raw, points_per_decade) if c_values is None else np.asarray(c_values)
+    grid = (
+        c_grid(targets.raw, points_per_decade)
+        if c_values is None
+        else real_float64(c_values, "c_values")
+    )
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
         raise ValueError("c_values: must be a non-empty 1-D sequence of finite numbers > 0")
     lambda_w, lambda_h = np.sqrt(grid / lambda_ratio), np.sqrt(grid * lambda_ratio)
@@ -147,42 +142,11 @@ def phase_diagram(
     return table
 
 
-def plot_phase(table: pd.DataFrame, path: str | Path) -> Path:
-    """PNG of rank, loss, MSE, NRC1–3 vs c: theory as lines, solver as markers; λmin, λmax marked.
-
-    NRC values below 1e-16 (exact zeros of the closed form) are drawn at 1e-16 on the log axis.
-    """
-    path = Path(path)
-    # A bare Figure renders with Agg and leaves pyplot's global backend and state alone.
-    fig = Figure(figsize=(13, 7), layout="constrained")
-    axes = fig.subplots(2, 3, sharex=True)
-    floor = 1e-16
-    for ax, metric in zip(axes.flat, METRICS, strict=True):
-        for src, style in zip(SOURCES, STYLES, strict=True):
-            values = table[f"{metric}_{src}"].to_numpy(dtype=float)
-            if metric.startswith("nrc"):
-                values = np.maximum(values, floor)
-            ax.plot(table.c, values, label=src, **style)
-        for name, label in (("lambda_min", "λmin"), ("lambda_max", "λmax")):
-            x = table[name].iloc[0]
-            ax.axvline(x, color="grey", ls="--", lw=0.8)
-            ax.text(x, 1.0, label, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
-        ax.set_xscale("log")
-        if metric != "rank":
-            ax.set_yscale("log")
-        ax.set_title(TITLES[metric], pad=14)
-    for ax in axes[1]:
-        ax.set_xlabel("c = λ_W·λ_H")
-    axes[0, 0].legend()
-    sizes = ", ".join(f"{k} = {table[k].iloc[0]}" for k in ("M", "n", "d"))
-    fig.suptitle(f"UFM phase diagram ({sizes}): theory as lines, gradient solver as markers")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path
-
-
 def write_phase(table: pd.DataFrame, out: str | Path) -> tuple[Path, Path]:
     """Write ``phase.csv`` and ``phase.png`` into folder ``out`` (created); returns both paths."""
+    # Imported here: nrc.plots selects matplotlib's Agg backend, which importing nrc.ufm must not.
+    from nrc.plots.phase import plot_phase
+
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "phase.csv"
