@@ -5,7 +5,7 @@ Both train the same freshly seeded network for whole epochs over the same render
 
 - bare: preloaded float32 tensors, in-order slices, forward / MSE / backward / SGD step;
 - nrc: `ImageSet` (uint8, from the HDF5 cache) -> `to_tensors` -> the trainer's own per-step code
-  (`epoch_batches`, `loss_fn`, `make_optimizer` of `nrc.train.engine`), shuffling included.
+  (`epoch_batches`, `loss_fn`, `make_optimizer` of `nrc.train.loop`), shuffling included.
 
 Rounds alternate the two so that load from other processes hits both alike; the best epoch of each
 is reported with the ratio nrc / bare (target >= 0.9). Single-threaded by default (2 shared cores).
@@ -21,11 +21,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from nrc.data.images import to_tensors
-from nrc.data.rendered import load_rendered
+from nrc.data.images.rendered import load_rendered
+from nrc.data.images.transforms import to_tensors
 from nrc.models.resnet import ResNetRegressor, resnet18
 from nrc.train.config import TrainConfig
-from nrc.train.engine import epoch_batches, loss_fn, make_optimizer
+from nrc.train.loop import epoch_batches, loss_fn, make_optimizer
 
 
 def bare_epoch(model: ResNetRegressor, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
@@ -41,7 +41,7 @@ def bare_epoch(model: ResNetRegressor, x: torch.Tensor, y: torch.Tensor, batch: 
 
 
 def nrc_epoch(model: ResNetRegressor, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
-    """Seconds for one epoch of the trainer's step code (as in `Trainer.train`)."""
+    """Seconds for one epoch of the trainer's step code (as in `Loop`)."""
     config = TrainConfig(
         dataset="reacher-fingertip",
         model="resnet18",

@@ -28,8 +28,8 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from nrc.train import TrainConfig, build_model
-from nrc.train.engine import Trainer, check_tensors
+from nrc.train import CollapseMonitor, Loop, RunStore, RunWriter, TrainConfig, build_model
+from nrc.train.setup import check_tensors
 
 M, D_IN, N_OUT, BATCH = 1000, 11, 2, 256
 WDS = (0.0, 5e-6, 5e-5, 5e-4, 1.5e-3, 3e-3, 5e-3, 1e-2)
@@ -101,13 +101,15 @@ def authors_loop(epochs: int, data: SimpleNamespace) -> float:
 
 
 def trainer(epochs: int, data: SimpleNamespace, wd: float = 1.5e-3) -> float:
-    """(c) nrc.train's Trainer with the paper's evaluation every 100 epochs (and at epoch 0) and
-    a checkpoint at the end, all included."""
+    """(c) nrc.train's loop with its callbacks: the paper's evaluation every 100 epochs (and at
+    epoch 0) and the run directory's checkpoints and final files, all included."""
     cfg = config(epochs, wd)
     with tempfile.TemporaryDirectory() as tmp:
-        t = Trainer(cfg, build_model(cfg, (D_IN,), N_OUT), check_tensors(data), Path(tmp))
+        monitor = CollapseMonitor(cfg)
+        callbacks = [monitor, RunWriter(RunStore(Path(tmp)), monitor)]
+        loop = Loop(cfg, build_model(cfg, (D_IN,), N_OUT), check_tensors(data), callbacks)
         start = time.process_time()
-        t.train(progress=False)
+        loop.run()
         return time.process_time() - start
 
 
@@ -183,7 +185,7 @@ def main() -> None:
         args.repeats,
         {
             "(a) bare loop, preloaded tensors": lambda: bare_loop(args.epochs, data),
-            "nrc.train Trainer (evaluation every 100 epochs, checkpoints)": lambda: trainer(
+            "nrc.train Loop (evaluation every 100 epochs, checkpoints)": lambda: trainer(
                 args.epochs, data
             ),
             "(b) authors' style: per-item Dataset, DataLoader, tqdm/epoch": lambda: authors_loop(

@@ -36,9 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FloatingPointError) as err:
-        print(f"nrc: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, FloatingPointError) as err:
+        print(f"nrc: error: {error_text(err)}", file=sys.stderr)
         return 2
+
+
+def error_text(err: Exception) -> str:
+    """The message of an expected error; an OS error names its file and its cause."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,8 @@ import pandas as pd
 import pytest
 
 from nrc.experiments import claims
-from nrc.experiments.runs import Results, plan_for
+from nrc.experiments.plan import plan_for
+from nrc.experiments.results import Results
 from nrc.metrics import sqrtm_psd
 
 SIGMA = np.array([[0.05, 0.01], [0.01, 0.02]])
@@ -86,14 +89,14 @@ def _results(good: bool) -> Results:
 
 def test_constructed_tables_that_pass() -> None:
     phase = pd.DataFrame({"loss_gap": [1e-9, -3e-8]})
-    result = {c.id: c for c in claims.evaluate(_results(good=True), phase)}
+    result = {c.id: c for c in claims.evaluate(_results(good=True).with_phase(phase))}
     assert [c.passed for c in result.values()] == [True] * 8, result
     assert "1 min at γ/λmin 0.500" in result["C3"].measured
 
 
 def test_constructed_tables_that_fail() -> None:
     phase = pd.DataFrame({"loss_gap": [1e-3]})
-    result = {c.id: c for c in claims.evaluate(_results(good=False), phase)}
+    result = {c.id: c for c in claims.evaluate(_results(good=False).with_phase(phase))}
     for cid in ("C1", "C2", "C4", "C5", "C6", "C7", "C8"):
         assert result[cid].passed is False, result[cid]
     assert "not monotone: reacher ‖h‖" in result["C6"].measured
@@ -101,7 +104,7 @@ def test_constructed_tables_that_fail() -> None:
 
 def test_missing_runs_are_not_evaluated_rather_than_passed() -> None:
     empty = Results(plan_for("quick", ("reacher",)), Path("."), *[pd.DataFrame()] * 4)
-    result = claims.evaluate(empty, None)
+    result = claims.evaluate(empty)
     assert [c.passed for c in result] == [None] * 8
     assert all(c.measured.startswith("not evaluated") for c in result)
 
@@ -109,7 +112,15 @@ def test_missing_runs_are_not_evaluated_rather_than_passed() -> None:
 @pytest.mark.parametrize("broken", ["nrc1", "sigma_1_1"])
 def test_a_broken_table_is_reported_per_claim(broken: str) -> None:
     res = _results(good=True)
-    res.wd = res.wd.drop(columns=[broken])
-    result = claims.evaluate(res, None)
+    res = dataclasses.replace(res, wd=res.wd.drop(columns=[broken]))
+    result = claims.evaluate(res)
     assert any(c.passed is None and "Error: " in c.measured for c in result)
+
+
+def test_a_failing_check_keeps_its_claim_id() -> None:
+    """Every claim, C8 included, is reported under its own id when its check raises."""
+    res = _results(good=True).with_phase(pd.DataFrame({"no_gap_column": [0.0]}))
+    result = claims.evaluate(res)
+    assert [c.id for c in result] == [f"C{i}" for i in range(1, 9)]
+    assert result[-1].passed is None and "loss_gap" in result[-1].measured
     assert result[5].passed is True  # C6 reads only the Fig. 10 table

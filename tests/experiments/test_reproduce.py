@@ -11,10 +11,11 @@ import pytest
 
 from nrc.cli import main
 from nrc.experiments.reproduce import MODULES, reproduce
-from nrc.experiments.runs import execute, plan_for
+from nrc.experiments.plan import plan_for
+from nrc.experiments.runs import execute
 
-TINY = ("epochs=20", "eval_every=10", "checkpoint_every=20", "width=16", "train_size=200")
-TINY += ("test_size=40",)
+TINY = {"epochs": 20, "eval_every": 10, "checkpoint_every": 20, "width": 16, "train_size": 200}
+TINY |= {"test_size": 40}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,8 @@ def test_reuses_finished_runs(tiny_report) -> None:
 
 def test_failed_runs_are_reported_and_the_rest_rendered(tmp_path, capsys) -> None:
     args = ["reproduce", "--datasets", "reacher", "--out", str(tmp_path), "--jobs", "1"]
-    args += ["--phase-points", "1", *(f"--set={o}" for o in (*TINY, "lr=1e12"))]
+    sets = [f"--set={k}={v}" for k, v in (TINY | {"lr": 1e12}).items()]
+    args += ["--phase-points", "1", *sets]
     assert main(args) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["runs_complete"] == 0 and summary["runs_failed"] == 11
@@ -77,7 +79,7 @@ def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> Non
 
     from nrc.experiments.common import Context
     from nrc.experiments.fig11_residuals import residuals
-    from nrc.experiments.runs import default_datasets, points
+    from nrc.experiments.plan import default_datasets, points
 
     monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path / "data"))
     assert "carla-2d" not in default_datasets()
@@ -89,8 +91,8 @@ def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> Non
             f["rgb"] = rng.integers(0, 256, size=(frames, 88, 200, 3), dtype=np.uint8)
             f["targets"] = rng.normal(size=(frames, 28)).astype(np.float32)
     assert "carla-2d" in default_datasets() and "utkface" not in default_datasets()
-    tiny = ("epochs=2", "eval_every=1", "checkpoint_every=2", "train_size=40", "test_size=8")
-    tiny += ("image_size=16", "batch_size=20")
+    tiny = {"epochs": 2, "eval_every": 1, "checkpoint_every": 2, "train_size": 40, "test_size": 8}
+    tiny |= {"image_size": 16, "batch_size": 20}
     plan = plan_for("quick", ("carla-2d",), tiny)
     assert [name.split("/")[0] for name, _ in points(plan)] == ["wd"] * 3
     out = tmp_path / "out"

@@ -7,7 +7,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from nrc.experiments.runs import FIG10_LAMBDA_W, PAPER_UFM_LAMBDAS, QUICK_UFM_LAMBDAS
+from nrc.experiments.plan import FIG10_LAMBDA_W, PAPER_UFM_LAMBDAS, QUICK_UFM_LAMBDAS
 from nrc.plots import reg_color
 from nrc.plots.curves import metric_grid
 from nrc.train.presets import FIG10_LAMBDA_H, PAPER_WD_GRIDS, preset

@@ -24,7 +24,7 @@ def _main(argv: list[str]) -> int:
 
 @pytest.fixture
 def config_file(tiny: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr("nrc.train.runner.load_data", lambda config: make_data())
+    monkeypatch.setattr("nrc.train.setup.load_dataset", lambda config: make_data())
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(dataclasses.asdict(tiny)))
     return path
@@ -94,7 +94,7 @@ def test_pretrained_flag_loads_resnet_weights(
         x_train=torch.rand(8, 3, 16, 16, generator=g), y_train=torch.rand(8, 1, generator=g),
         x_test=torch.rand(4, 3, 16, 16, generator=g), y_test=torch.rand(4, 1, generator=g),
     )  # fmt: skip
-    monkeypatch.setattr("nrc.train.runner.load_data", lambda config: images)
+    monkeypatch.setattr("nrc.train.setup.load_dataset", lambda config: images)
     torch.manual_seed(7)
     torch.save(resnet18(1000).state_dict(), tmp_path / "imagenet.pth")
     argv = ["train", "quick", "--set", "dataset=hopper-height", "--set", "epochs=1"]

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from nrc.data import registry
 from nrc.train import TrainConfig, apply_overrides, from_dict, preset, resolve
+from nrc.train.commands import parse_assignments
 from nrc.train.presets import PAPER_WD_GRIDS
 
 
@@ -54,14 +56,20 @@ def test_bad_values_fail_naming_the_key(values: dict, key: str) -> None:
 
 
 def test_overrides_parse_json_and_strings() -> None:
-    config = apply_overrides(
-        TrainConfig(), ["lr=1", "activation=leaky_relu", "train_size=null", "seed=3"]
-    )
+    values = parse_assignments(["lr=1", "activation=leaky_relu", "train_size=null", "seed=3"])
+    assert values == {"lr": 1, "activation": "leaky_relu", "train_size": None, "seed": 3}
+    config = apply_overrides(TrainConfig(), values)
     assert config.lr == 1.0 and isinstance(config.lr, float)
     assert config.activation == "leaky_relu"
     assert config.train_size is None and config.seed == 3
+    assert parse_assignments(["pretrained=None", 'dataset="x"']) == {
+        "pretrained": None,
+        "dataset": "x",
+    }
     with pytest.raises(ValueError, match="key=value"):
-        apply_overrides(TrainConfig(), ["lr"])
+        parse_assignments(["lr"])
+    with pytest.raises(TypeError, match="mapping"):
+        apply_overrides(TrainConfig(), ["lr=1"])  # type: ignore[arg-type]
 
 
 def test_paper_preset_is_table2() -> None:
@@ -77,16 +85,16 @@ def test_paper_preset_is_table2() -> None:
 
 
 def test_preset_follows_the_dataset_override_and_then_applies_overrides() -> None:
-    c = resolve("paper", ["dataset=hopper", "seed=2"])
+    c = resolve("paper", {"dataset": "hopper", "seed": 2})
     assert (c.dataset, c.epochs, c.weight_decay, c.seed) == ("hopper", 200_000, 1e-2, 2)
-    q = resolve("quick", ["dataset=swimmer"])
+    q = resolve("quick", {"dataset": "swimmer"})
     assert q.activation == "none" and q.weight_decay > 0
 
 
 def test_config_file(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"dataset": "swimmer", "lr": 0.05}))
-    c = resolve(path, ["epochs=200"])
+    c = resolve(path, {"epochs": 200})
     assert (c.dataset, c.lr, c.epochs) == ("swimmer", 0.05, 200)
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
@@ -103,9 +111,8 @@ def test_paper_wd_grids_contain_zero_and_table2_value() -> None:
 
 def test_milestones_round_trip_through_json_and_overrides(tmp_path: Path) -> None:
     """A list in JSON (config.json, --set) becomes the tuple that the frozen config holds."""
-    config = apply_overrides(
-        preset("quick", "reacher"), ["model=resnet18", "milestones=[100, 200]", "momentum=0.9"]
-    )
+    values = parse_assignments(["model=resnet18", "milestones=[100, 200]", "momentum=0.9"])
+    config = apply_overrides(preset("quick", "reacher"), values)
     assert config.milestones == (100, 200) and config.momentum == 0.9
     path = tmp_path / "c.json"
     path.write_text(json.dumps(dataclasses.asdict(config)))
@@ -113,16 +120,12 @@ def test_milestones_round_trip_through_json_and_overrides(tmp_path: Path) -> Non
 
 
 def test_image_presets_are_table3_and_cover_every_image_dataset() -> None:
-    from nrc.data.images import IMAGE_DATASETS as LOADER_NAMES
-    from nrc.train.presets import IMAGE_DATASETS
-
-    assert IMAGE_DATASETS == LOADER_NAMES
     carla = preset("paper", "carla-2d")
     assert (carla.model, carla.activation, carla.momentum) == ("resnet18", "relu", 0.9)
     assert carla.lr == 1e-3 and carla.milestones == (25, 50)
     assert (carla.batch_size, carla.epochs, carla.lr_gamma) == (512, 100, 0.1)
     assert preset("paper", "utkface").model == "resnet34"
-    for name in IMAGE_DATASETS:
+    for name in registry.IMAGE:
         quick = preset("quick", name)
         assert quick.model == "resnet18" and quick.epochs % quick.eval_every == 0
         assert 0.0 in PAPER_WD_GRIDS[name]

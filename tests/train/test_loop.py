@@ -1,4 +1,4 @@
-"""The training loop and its evaluation rows against independent float64 references."""
+"""The training loop, its set-up and its evaluation rows against independent float64 references."""
 
 from __future__ import annotations
 
@@ -12,15 +12,9 @@ import torch
 from torch import nn
 
 from nrc.train import TrainConfig, build_model, evaluate, load_run, run
-from nrc.train.engine import (
-    Tensors,
-    check_tensors,
-    loss_fn,
-    lr_at,
-    make_optimizer,
-    recalibrate_batchnorm,
-    scale_targets,
-)
+from nrc.train.callbacks import recalibrate_batchnorm
+from nrc.train.loop import loss_fn, lr_at, make_optimizer
+from nrc.train.setup import Tensors, check_tensors, scale_targets
 from tests.train.conftest import make_data
 
 
@@ -239,7 +233,6 @@ def test_image_inputs_train_a_resnet_through_the_same_trainer(
     tiny: TrainConfig, tmp_path: Path
 ) -> None:
     """4-D inputs (N×C×H×W) train `model=resnet18` through run() (issue 7)."""
-    from nrc.train.rundir import load_run
 
     g = torch.Generator().manual_seed(0)
     images = SimpleNamespace(

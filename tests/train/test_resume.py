@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from nrc.train import TrainConfig, is_complete, load_run, resume, run
-from nrc.train import rundir as rundir_module
+from nrc.train import store as store_module
 
 SCRIPT = """
 import sys, torch
@@ -74,7 +74,7 @@ def test_crash_between_table_and_checkpoint_write(
     config = dataclasses.replace(tiny, epochs=120, eval_every=10, checkpoint_every=20, **schedule)
     reference = load_run(run(config, tmp_path / "ref", data=data))[1]
     calls = {"n": 0}
-    original = rundir_module.atomic_write
+    original = store_module.atomic_write
 
     def crashing(path: Path, write) -> None:  # type: ignore[no-untyped-def]
         if path.name == "checkpoint.pt":
@@ -83,10 +83,10 @@ def test_crash_between_table_and_checkpoint_write(
                 raise KeyboardInterrupt("simulated kill")
         original(path, write)
 
-    monkeypatch.setattr(rundir_module, "atomic_write", crashing)
+    monkeypatch.setattr(store_module, "atomic_write", crashing)
     with pytest.raises(KeyboardInterrupt):
         run(config, tmp_path / "crashed", data=data)
-    monkeypatch.setattr(rundir_module, "atomic_write", original)
+    monkeypatch.setattr(store_module, "atomic_write", original)
     partial = load_run(tmp_path / "crashed")[1]
     assert (
         partial["epoch"].max()

@@ -27,7 +27,7 @@ def test_paper_weight_decay_grid_follows_each_dataset() -> None:
 
 
 def test_fig10_grid_is_ufm_with_fixed_lambda_w() -> None:
-    overrides = ["regularization=ufm", "weight_decay=0", f"lambda_w={FIG10_LAMBDA_W}"]
+    overrides = {"regularization": "ufm", "weight_decay": 0, "lambda_w": FIG10_LAMBDA_W}
     points = expand("quick", {"lambda_h": ["fig10"], "seed": [0, 1]}, overrides)
     assert len(points) == 2 * len(FIG10_LAMBDA_H)
     assert {c.lambda_h for _, c in points} == set(FIG10_LAMBDA_H)
@@ -63,8 +63,8 @@ def test_sweep_gathers_reuses_and_survives_a_failed_run(
     mine = table[table["run"] == good[1]].reset_index(drop=True)[alone.columns]
     pd.testing.assert_frame_equal(mine, alone)
     # a second call asks run() for every point again: run() reuses the finished ones
-    sweep_module = sys.modules["nrc.train.sweep"]
+    launch_module = sys.modules["nrc.train.launch"]
     calls: list[float] = []
-    monkeypatch.setattr(sweep_module, "run", lambda config, run_dir, data: calls.append(config.lr))
+    monkeypatch.setattr(launch_module, "run", lambda config, run_dir, data: calls.append(config.lr))
     sweep(tiny, grid, tmp_path / "sweep", data=data)
     assert calls == [0.1, 1e6, 0.1, 1e6]

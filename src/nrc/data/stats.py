@@ -6,20 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nrc.data.registry import IMAGE_INPUT, SPECS, STATE
+from nrc.data.registry import IMAGE_INPUT, STATE
 from nrc.data.types import Table1Row
-
-# Temporary bridge for callers written before the registry held the paper's rows.
-PAPER_TABLE1: dict[str, dict[str, object]] = {
-    s.paper: {
-        "size": s.paper_row.size,
-        "input": s.paper_row.input_type,
-        "n": s.paper_row.n,
-        "target_corr": s.paper_row.target_corr,
-        "lambda_min": s.paper_row.lambda_min,
-    }
-    for s in SPECS.values()
-}
 
 
 def input_type(x: torch.Tensor) -> str:

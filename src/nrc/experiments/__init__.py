@@ -1,4 +1,5 @@
-"""The paper's experiments: one module per figure or table, the claims, the report (issue 6).
+"""The paper's experiments: the plan, the results runs stored, one module per figure or table,
+the claims and the report (docs/architecture.md).
 
 `nrc.experiments.reproduce.reproduce(preset, datasets, out)` runs everything.
 """

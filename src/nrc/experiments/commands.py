@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nrc.train.commands import parse_assignments
 from nrc.train.presets import PRESETS
 
 
@@ -32,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from nrc.experiments.plan import default_datasets
     from nrc.experiments.reproduce import reproduce
-    from nrc.experiments.runs import default_datasets
 
     if args.datasets is None:
         datasets = default_datasets()
@@ -45,7 +46,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.out or Path("out") / args.preset,
         jobs=args.jobs,
         formats=("png", "pdf") if args.pdf else ("png",),
-        overrides=tuple(args.set),
+        overrides=parse_assignments(args.set),
         phase_points_per_decade=args.phase_points,
     )
     print(f"report: {index.resolve()}")

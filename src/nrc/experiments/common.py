@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nrc.experiments.runs import Results
+from nrc.experiments.results import Results
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,6 @@ class Context:
     results: Results
     out: Path
     formats: tuple[str, ...] = ("png",)
-    phase_points_per_decade: int = 6  # resolution of the UFM phase diagram's c grid
 
     @property
     def figures(self) -> Path:

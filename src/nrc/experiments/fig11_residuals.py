@@ -4,14 +4,10 @@ with z = Σ^{-½}(y − ȳ) the ZCA-whitened targets (paper App. B: ε = −√c
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from nrc.experiments.common import Artifact, Context
 from nrc.metrics import sqrtm_psd
 from nrc.plots import save_figure, subplots
-from nrc.train import build_model
-from nrc.train.rundir import read_checkpoint, read_config
-from nrc.train.runner import training_data
 
 
 def zca(y: np.ndarray) -> np.ndarray:
@@ -20,22 +16,14 @@ def zca(y: np.ndarray) -> np.ndarray:
     return yc @ np.linalg.inv(sqrtm_psd(yc.T @ yc / len(y)))
 
 
-@torch.no_grad()
 def residuals(ctx: Context, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ε at initialisation, ε after training, z) on the training set of the main run, with the
-    targets the run trained on (scaled as its config says) and the model in eval mode, as the
-    run's own evaluations."""
-    run_dir = ctx.results.main_run_dir(dataset)
-    config = read_config(run_dir)
-    data = training_data(config)
-    model = build_model(config, tuple(data.x_train.shape[1:]), data.y_train.shape[1]).eval()
-    eps_init = (model(data.x_train) - data.y_train).double().numpy()
-    state = read_checkpoint(run_dir)
-    if state is None or state["epoch"] != config.epochs:
-        raise ValueError(f"{run_dir}: no final checkpoint (epoch {config.epochs})")
-    model.load_state_dict(state["model"])
-    eps_final = (model(data.x_train) - data.y_train).double().numpy()
-    return eps_init, eps_final, zca(data.y_train.double().numpy())
+    """(ε at initialisation, ε after training, z) on the training set of the main run, as the run
+    stored them at its first and last evaluation (eval mode, the targets it trained on)."""
+    stored = ctx.results.residuals(dataset)
+    missing = {"initial", "final", "y_train"} - set(stored)
+    if missing:
+        raise ValueError(f"{dataset}: the main run stored no {sorted(missing)} residuals")
+    return stored["initial"], stored["final"], zca(stored["y_train"])
 
 
 def make(ctx: Context) -> Artifact:

@@ -37,7 +37,7 @@ def make(ctx: Context) -> Artifact:
     return Artifact(
         "fig2",
         "Fig. 2: prevalence of NRC1–NRC3",
-        "NRC1–3 of the whole training set during training (convention: row-normalised features; "
+        f"NRC1–3 of the whole training set during training (convention: {res.conventions()}; "
         "NRC3 at the optimal γ of each evaluation and, dotted, at the γ of the final W as the "
         "paper), and train/test MSE and train R².",
         paths,

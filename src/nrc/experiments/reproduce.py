@@ -1,15 +1,19 @@
 """`nrc reproduce`: run or reuse the paper's runs, make every figure and table, check the claims,
-write summary.json, claims.csv and index.html (issue 6)."""
+write summary.json, claims.csv and index.html (docs/architecture.md shows the data flow).
+
+Everything after the runs reads what the runs stored (`Results`); the parent process loads no
+dataset itself."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from nrc.data import load
+from nrc.data import registry
 from nrc.experiments import (
     claims,
     fig2_prevalence,
@@ -25,10 +29,12 @@ from nrc.experiments import (
     ufm_phase,
 )
 from nrc.experiments.common import Artifact, Context
+from nrc.experiments.plan import plan_for
 from nrc.experiments.report import write_report
-from nrc.experiments.runs import Results, execute, plan_for
+from nrc.experiments.results import Results
+from nrc.experiments.runs import execute
 from nrc.io import atomic_write, write_json
-from nrc.train.presets import DATASETS
+from nrc.train.launch import check_jobs
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +70,48 @@ def make_artifacts(ctx: Context) -> list[Artifact]:
     return out
 
 
+def _with_phase(results: Results, points_per_decade: int) -> Results:
+    """`results` with the UFM phase diagram, or as they are when it cannot be computed (its
+    figure and claim C8 then report why)."""
+    try:
+        return results.with_phase(ufm_phase.phase(results, points_per_decade))
+    except Exception:  # no stored targets (the run failed): report, do not stop the reproduction
+        log.exception("UFM phase diagram failed")
+        return results
+
+
+def _check_options(jobs: int, formats: tuple[str, ...], phase_points_per_decade: int) -> None:
+    """Raise before any work on a bad option."""
+    check_jobs(jobs)
+    bad = sorted(set(formats) - {"png", "pdf"})
+    if bad or not formats:
+        raise ValueError(f"formats must be among ('png', 'pdf'), got {formats}")
+    if isinstance(phase_points_per_decade, bool) or not isinstance(phase_points_per_decade, int):
+        raise ValueError(f"--phase-points must be an integer, got {phase_points_per_decade!r}")
+    if phase_points_per_decade < 1:
+        raise ValueError(f"--phase-points must be >= 1, got {phase_points_per_decade}")
+
+
 def reproduce(
     preset: str = "quick",
-    datasets: tuple[str, ...] = DATASETS,
+    datasets: tuple[str, ...] = registry.MUJOCO,
     out: Path | str = Path("out/quick"),
     jobs: int = 1,
     formats: tuple[str, ...] = ("png",),
-    overrides: tuple[str, ...] = (),
+    overrides: Mapping[str, Any] | None = None,
     phase_points_per_decade: int = 6,
 ) -> Path:
-    """The whole reproduction; returns the path of index.html. ``overrides`` (``key=value``)
-    apply to every run, after the preset (used for tiny test configurations)."""
+    """The whole reproduction; returns the path of index.html. ``overrides`` (``{key: value}``)
+    apply to every run, after the preset (used for tiny test configurations). Every option is
+    checked before any work starts."""
     started = time.perf_counter()
-    plan = plan_for(preset, tuple(datasets), tuple(overrides))
+    _check_options(jobs, tuple(formats), phase_points_per_decade)
+    plan = plan_for(preset, tuple(datasets), overrides)
     out = Path(out)
-    results: Results = execute(plan, out / "runs", jobs=jobs)
-    ctx = Context(results, out, formats, phase_points_per_decade)
+    results = _with_phase(execute(plan, out / "runs", jobs=jobs), phase_points_per_decade)
+    ctx = Context(results, out, formats)
     artifacts = make_artifacts(ctx)
-    phase = next((a.table for a in artifacts if a.key == "ufm_phase"), None)
-    checked = claims.evaluate(results, phase)
+    checked = claims.evaluate(results)
     table = claims.claims_table(checked)
     atomic_write(out / "claims.csv", lambda tmp: table.to_csv(tmp, index=False))
     status = results.status
@@ -91,7 +120,7 @@ def reproduce(
         "preset": preset,
         "datasets": list(plan.datasets),
         "plan": asdict(plan),
-        "convention": "features row-normalised (paper), PCA of centred features, NRC3 normalised",
+        "convention": results.conventions(),
         "runs_complete": int((status.status == "complete").sum()) if not status.empty else 0,
         "runs_failed": len(failed),
         "failed_runs": failed[["group", "run", "error"]].to_dict("records") if len(failed) else [],
@@ -102,5 +131,15 @@ def reproduce(
         "wall_seconds": time.perf_counter() - started,
     }
     write_json(out / "summary.json", summary)
-    provenance = {name: load(name).provenance for name in plan.datasets}
-    return write_report(out, summary, checked, artifacts, status, provenance)
+    return write_report(out, summary, checked, artifacts, status, _provenance(results))
+
+
+def _provenance(results: Results) -> dict[str, Any]:
+    """Each dataset's provenance as its main run stored it (or why it is missing)."""
+    out: dict[str, Any] = {}
+    for name in results.plan.datasets:
+        try:
+            out[name] = results.data_info(name)["provenance"]
+        except (ValueError, FileNotFoundError) as err:
+            out[name] = f"not available: {err}"
+    return out

@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nrc.train import rundir
 from nrc.train.config import to_dict
+from nrc.train.launch import check_jobs
 from nrc.train.presets import PRESETS, resolve
 from nrc.train.runner import resume, run
+from nrc.train.store import load_run, safe_component
 from nrc.train.sweep import sweep
 
 SHOWN = ("epoch", "train_mse", "test_mse", "train_r2", "nrc1", "nrc2", "nrc3", "nrc3_paper")
@@ -50,14 +51,38 @@ def register(sub: Any) -> None:
     s.set_defaults(func=sweep_command)
 
 
+def parse_value(text: str) -> Any:
+    """The value of a `KEY=VALUE` argument: JSON (1e-3, 5, "relu", [25, 50], null; `none` is
+    null), else the text itself."""
+    text = text.strip()
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_assignments(items: list[str], option: str = "--set") -> dict[str, Any]:
+    """`KEY=VALUE` strings as a dict of config overrides (a key given twice: the last wins)."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{option} {item!r} must have the form key=value")
+        values[key.strip()] = parse_value(text)
+    return values
+
+
 def _default_dir(spec: str, config_json: str, dataset: str) -> Path:
     """runs/<preset or file stem>-<dataset>-<8 hex of the config hash>."""
     digest = hashlib.sha256(config_json.encode()).hexdigest()[:8]
-    return Path("runs") / f"{Path(spec).stem}-{dataset}-{digest}"
+    name = safe_component(f"{Path(spec).stem}-{dataset}-{digest}", "dataset")
+    return Path("runs") / name
 
 
 def _print_final(run_dir: Path) -> None:
-    _, table = rundir.load_run(run_dir)
+    _, table = load_run(run_dir)
     last = table.iloc[-1]
     print(f"run: {run_dir}")
     print(
@@ -79,11 +104,11 @@ def train_command(args: argparse.Namespace) -> int:
     else:
         if not args.config:
             raise ValueError("give a CONFIG (preset or file) or --resume RUN")
-        overrides = list(args.overrides)
+        overrides = parse_assignments(args.overrides)
         if args.pretrained is not None:
             if not args.pretrained.is_file():
                 raise FileNotFoundError(f"--pretrained {args.pretrained}: no such file")
-            overrides.append(f"pretrained={json.dumps(str(args.pretrained.resolve()))}")
+            overrides["pretrained"] = str(args.pretrained.resolve())
         config = resolve(args.config, overrides)
         out = args.out or _default_dir(
             args.config, json.dumps(to_dict(config), sort_keys=True), config.dataset
@@ -102,22 +127,14 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--grid {item!r} must have the form key=v1,v2,...")
         if key.strip() in grid:
             raise ValueError(f"--grid key {key.strip()!r} given twice")
-        grid[key.strip()] = [_value(v.strip()) for v in text.split(",")]
+        grid[key.strip()] = [parse_value(v) for v in text.split(",")]
     return grid
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Handler of `nrc sweep`."""
-    result = sweep(
-        args.config, _parse_grid(args.grid), args.out, overrides=args.overrides, jobs=args.jobs
-    )
+    grid, overrides = _parse_grid(args.grid), parse_assignments(args.overrides)
+    result = sweep(args.config, grid, args.out, overrides=overrides, jobs=check_jobs(args.jobs))
     print(result.status[["run", "status", "error"]].to_string(index=False))
     print(f"table: {args.out / 'sweep.parquet'} ({len(result.table)} rows)")
     return 0 if (result.status["status"] == "complete").all() else 1

@@ -1,7 +1,9 @@
-"""Training configuration: one flat, validated dataclass; presets; `key=value` overrides.
+"""Training configuration: one flat, validated dataclass and overrides given as dicts.
 
 Everything a run needs is in `TrainConfig`, so the resolved config (config.json in the run
 directory) is enough to redo it. `validate` raises before any training, naming the key.
+Overrides are plain `{key: value}` mappings; `key=value` text is parsed by the command line
+only (`nrc.train.commands.parse_assignments`).
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from nrc.metrics.convention import FEATURE_CONVENTIONS
 from nrc.models.mlp import ACTIVATIONS
 
 REGULARIZATIONS = ("weight_decay", "ufm")
-CONVENTIONS = ("normalized", "centered", "raw")
 MODELS = ("mlp", "resnet18", "resnet34")
 TARGET_SCALINGS = ("none", "standardize", "minmax")
 IMAGE_NORMALIZATIONS = ("unit", "imagenet")
@@ -152,7 +155,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         )
     _check_milestones(config.milestones, config.epochs)
     _check_choice("regularization", config.regularization, REGULARIZATIONS)
-    _check_choice("convention", config.convention, CONVENTIONS)
+    _check_choice("convention", config.convention, FEATURE_CONVENTIONS)
     _check_float("lr", config.lr, positive=True)
     _check_float("momentum", config.momentum, positive=False)
     _check_float("lr_gamma", config.lr_gamma, positive=True)
@@ -174,16 +177,6 @@ def validate(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def _coerce(name: str, text: str) -> Any:
-    """Parse the text of a `--set name=text` override as JSON, falling back to a plain string."""
-    if text.lower() in ("none", "null"):
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def from_dict(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
     """`base` (default `TrainConfig()`) with `values` replaced, validated; unknown keys raise."""
     known = {f.name for f in fields(TrainConfig)}
@@ -203,15 +196,11 @@ def _is_float_field(name: str) -> bool:
     return {f.name: f.type for f in fields(TrainConfig)}[name] == "float"
 
 
-def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
-    """Apply `key=value` strings (values parsed as JSON: 1e-3, 5, "relu", null) to `config`."""
-    values: dict[str, Any] = {}
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"override {item!r} must have the form key=value")
-        values[key.strip()] = _coerce(key.strip(), text.strip())
-    return from_dict(values, config)
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
+    """`config` with the `{key: value}` overrides applied, validated."""
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping of config keys, got {type(overrides)}")
+    return from_dict(dict(overrides), config)
 
 
 def to_dict(config: TrainConfig) -> dict[str, Any]:
@@ -228,9 +217,9 @@ def to_row(config: TrainConfig) -> dict[str, Any]:
 def load_file(path: Path) -> TrainConfig:
     """A config from a JSON file of keys (missing keys take the TrainConfig defaults)."""
     try:
-        values = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"config file {path} is not valid JSON: {err}") from err
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"config file {path} is not valid JSON text: {err}") from err
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold a JSON object of keys")
     return from_dict(values)

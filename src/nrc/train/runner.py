@@ -1,4 +1,9 @@
-"""Start, continue or reuse one run: `run(config, run_dir)` and `resume(run_dir)`."""
+"""Start, continue or reuse one run: `run(config, run_dir)` and `resume(run_dir)`.
+
+A run holds its directory's lock for its whole life (`RunStore.locked`); its directory is created
+only once the config, the data and the model are known to be good, so a failed start leaves
+nothing behind (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
@@ -9,37 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from nrc.models.mlp import RegressionModel
-from nrc.train import rundir
+from nrc.train.callbacks import CollapseMonitor, Progress, RunWriter
 from nrc.train.config import TrainConfig, to_dict, validate
-from nrc.train.engine import Tensors, Trainer, build_model, check_tensors, scale_targets
+from nrc.train.loop import Loop
+from nrc.train.setup import RunData, build_model, training_data
+from nrc.train.store import LOG, RunStore, expected_rows
 
 log = logging.getLogger(__name__)
 
 ModelFactory = Callable[[TrainConfig, tuple[int, ...], int], RegressionModel]
-
-
-def load_data(config: TrainConfig) -> Tensors:
-    """The dataset `config.dataset` from `nrc.data.load` (paper §4), as validated tensors."""
-    from nrc import data as nrc_data  # imported here: the data package pulls in MuJoCo
-
-    loaded = nrc_data.load(
-        config.dataset,
-        train_size=config.train_size,
-        test_size=config.test_size,
-        image_size=config.image_size,
-        normalization=config.image_normalization,
-    )
-    return check_tensors(loaded)
-
-
-def training_data(config: TrainConfig, data: Any | None = None) -> Tensors:
-    """The tensors a run of `config` trains on: `data` (else `load_data(config)`), validated,
-    targets scaled as `config.target_scaling` says (the statistics are logged)."""
-    tensors = load_data(config) if data is None else check_tensors(data)
-    tensors, scaling = scale_targets(tensors, config.target_scaling)
-    if scaling:
-        log.info("targets %s by training statistics %s", config.target_scaling, scaling)
-    return tensors
 
 
 @contextlib.contextmanager
@@ -60,24 +43,64 @@ def _log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
+def _check_same_config(store: RunStore, config: TrainConfig) -> None:
+    """Raise unless the run directory holds `config`."""
+    existing, new = to_dict(store.read_config()), to_dict(config)
+    if existing != new:
+        diff = {k: (v, new[k]) for k, v in existing.items() if new[k] != v}
+        raise ValueError(f"run directory {store.path} holds another config (existing, new): {diff}")
+
+
+def _restored_rows(store: RunStore, config: TrainConfig, epoch: int) -> list[dict[str, Any]]:
+    """The table's rows up to the checkpoint's `epoch`; raises when some are missing."""
+    rows = [r for r in store.read_rows() if r["epoch"] <= epoch]
+    want = epoch // config.eval_every + 1
+    if len(rows) != want:
+        raise ValueError(
+            f"run {store.path}: metrics table has {len(rows)} rows up to epoch {epoch}, "
+            f"expected {want}; it is corrupt"
+        )
+    return rows
+
+
+def _prepare(
+    config: TrainConfig, data: Any | None, model_factory: ModelFactory
+) -> tuple[RunData, RegressionModel]:
+    """The run's data and its freshly built model (before any file of the run is written)."""
+    prepared = training_data(config, data)
+    shape = tuple(prepared.tensors.x_train.shape[1:])
+    return prepared, model_factory(config, shape, prepared.tensors.y_train.shape[1])
+
+
 def _train(
+    store: RunStore,
     config: TrainConfig,
-    run_dir: Path,
-    data: Any | None,
-    model_factory: ModelFactory,
+    data: RunData,
+    model: RegressionModel,
     progress: bool,
 ) -> Path:
-    with _log_to(run_dir / rundir.LOG):
-        tensors = training_data(config, data)
-        model = model_factory(config, tuple(tensors.x_train.shape[1:]), tensors.y_train.shape[1])
-        trainer = Trainer(config, model, tensors, run_dir)
-        state = rundir.read_checkpoint(run_dir)
+    """Train (or continue) the locked run in `store` to its last epoch."""
+    with _log_to(store.file(LOG)):
+        state = store.read_checkpoint()
+        monitor = CollapseMonitor(config)
+        loop = Loop(
+            config,
+            model,
+            data.tensors,
+            [monitor, RunWriter(store, monitor), Progress(monitor, enabled=progress)],
+        )
         if state is None:
-            log.info("starting run %s: %s", run_dir, to_dict(config))
+            log.info("starting run %s: %s", store.path, to_dict(config))
+            log.info("data: %s", data.info)
+            store.write_data(data.info, data.raw_targets)
         else:
-            trainer.restore(state, rundir.read_rows(run_dir))
-            log.info("resuming run %s at epoch %d", run_dir, trainer.epoch)
-        return trainer.train(progress=progress)
+            loop.restore(state)
+            monitor.rows = _restored_rows(store, config, loop.epoch)
+            monitor.load_state_dict(state.get("monitor", {}))
+            log.info("resuming run %s at epoch %d", store.path, loop.epoch)
+        loop.run()
+        assert len(monitor.rows) == expected_rows(config)
+        return store.path
 
 
 def run(
@@ -91,30 +114,27 @@ def run(
     """Train `config` into `run_dir` and return it.
 
     A finished run with the same config is reused as is; an unfinished one is resumed; a run
-    directory holding another config is an error. `data` (x_train, y_train, x_test, y_test
-    tensors) replaces `nrc.data.load(config.dataset)`; `model_factory(config, input_shape, n)`
-    replaces `build_model` (any model with `features(x)` and a linear `head`).
+    directory holding another config, an inconsistent finished run, or one trained by another
+    live process is an error. `data` (x_train, y_train, x_test, y_test tensors) replaces
+    `nrc.data.load(config.dataset)`; `model_factory(config, input_shape, n)` replaces
+    `build_model` (any model with `features(x)` and a linear `head`).
     """
     validate(config)
-    run_dir = Path(run_dir)
-    if (run_dir / rundir.CONFIG).is_file():
-        existing = rundir.read_config(run_dir)
-        if existing != config:
-            diff = {
-                k: (v, to_dict(config)[k])
-                for k, v in to_dict(existing).items()
-                if to_dict(config)[k] != v
-            }
-            raise ValueError(
-                f"run directory {run_dir} holds another config (existing, new): {diff}"
-            )
-        if rundir.is_complete(run_dir):
-            log.info("run %s is complete; reusing it", run_dir)
-            return run_dir
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        rundir.write_config(run_dir, config)
-    return _train(config, run_dir, data, model_factory, progress)
+    store = RunStore(run_dir)
+    if store.has_config():
+        _check_same_config(store, config)
+        if store.is_complete():
+            log.info("run %s is complete; reusing it", store.path)
+            return store.path
+    prepared, model = _prepare(config, data, model_factory)
+    with store.locked():
+        if store.has_config():
+            _check_same_config(store, config)
+            if store.is_complete():
+                return store.path
+        else:
+            store.write_config(config)
+        return _train(store, config, prepared, model, progress)
 
 
 def resume(
@@ -125,9 +145,11 @@ def resume(
     progress: bool = False,
 ) -> Path:
     """Continue the run in `run_dir` from its last checkpoint (its own config.json)."""
-    run_dir = Path(run_dir)
-    config = rundir.read_config(run_dir)
-    if rundir.is_complete(run_dir):
-        log.info("run %s is already complete", run_dir)
-        return run_dir
-    return _train(config, run_dir, data, model_factory, progress)
+    store = RunStore(run_dir)
+    config = store.read_config()
+    if store.is_complete():
+        log.info("run %s is already complete", store.path)
+        return store.path
+    prepared, model = _prepare(config, data, model_factory)
+    with store.locked():
+        return _train(store, config, prepared, model, progress)

@@ -8,25 +8,21 @@ columns); `root/sweep_status.json` lists each run's status and error.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import itertools
-import json
 import logging
-import multiprocessing
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 from tqdm import tqdm
 
-from nrc.train import rundir
-from nrc.train.config import TrainConfig, apply_overrides, from_dict, to_row
+from nrc.io import write_json
+from nrc.train.config import TrainConfig, apply_overrides, to_row
+from nrc.train.launch import Launcher, RunSpec, Status, launcher_for
 from nrc.train.presets import FIG10_LAMBDA_H, PAPER_WD_GRIDS, resolve
-from nrc.train.runner import run
+from nrc.train.store import RunStore, safe_component, write_table
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +39,33 @@ class SweepResult:
 
 
 def _point_config(
-    spec: str | Path | TrainConfig, overrides: Sequence[str], point: Mapping[str, Any]
+    spec: str | Path | TrainConfig, overrides: Mapping[str, Any], point: Mapping[str, Any]
 ) -> TrainConfig:
     """The config of one grid point: preset/file/config, then `overrides`, then the point."""
+    values = {**overrides, **point}
     if isinstance(spec, TrainConfig):
-        return from_dict(dict(point), apply_overrides(spec, list(overrides)))
-    return resolve(spec, [*overrides, *(f"{k}={json.dumps(v)}" for k, v in point.items())])
+        return apply_overrides(spec, values)
+    return resolve(spec, values)
+
+
+def point_name(point: Mapping[str, Any]) -> str:
+    """The run directory name of a grid point, `key=value,...` ("base" for no keys)."""
+    parts = [safe_component(f"{k}={v}", f"grid point {k}") for k, v in point.items()]
+    return ",".join(parts) or "base"
 
 
 def expand(
     spec: str | Path | TrainConfig,
     grid: Mapping[str, Sequence[Any]],
-    overrides: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, TrainConfig]]:
     """(run name, config) for every point of the Cartesian product of `grid`.
 
-    `weight_decay=["paper"]` takes the paper's grid of each point's dataset (paper.md §5.1, 0
+    `weight_decay=["paper"]` takes the paper's grid of each point's dataset (Figs. 7, 8; 0
     included); `lambda_h=["fig10"]` takes Fig. 10's λ_H values. Configs are validated here, so a
     bad value fails before any training.
     """
+    overrides = dict(overrides or {})
     named = {k for k, v in grid.items() if len(v) == 1 and (k, v[0]) in NAMED_GRIDS}
     plain = {k: list(v) for k, v in grid.items() if k not in named}
     for key, values in plain.items():
@@ -80,21 +84,11 @@ def expand(
         else:
             extra = [{}]
         points += [point | e for e in extra]
-    out = []
-    for point in points:
-        name = ",".join(f"{k}={v}" for k, v in point.items()) or "base"
-        out.append((name, _point_config(spec, overrides, point)))
+    out = [(point_name(point), _point_config(spec, overrides, point)) for point in points]
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
         raise ValueError(f"grid has repeated points: {names}")
     return out
-
-
-def _run_one(config: TrainConfig, run_dir: Path, data: Any, threads: int) -> str:
-    """Worker: one run with `threads` torch threads; returns "complete"."""
-    torch.set_num_threads(threads)
-    run(config, run_dir, data=data)
-    return "complete"
 
 
 def sweep(
@@ -102,7 +96,7 @@ def sweep(
     grid: Mapping[str, Sequence[Any]],
     root: Path | str,
     *,
-    overrides: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
     jobs: int = 1,
     data: Any | None = None,
 ) -> SweepResult:
@@ -111,68 +105,57 @@ def sweep(
     Finished runs are reused, unfinished ones resume; an exception in one run is logged and
     recorded in the status table, the others go on.
     """
-    return run_points(expand(spec, grid, overrides), root, jobs=jobs, data=data)
+    launcher = launcher_for(jobs, data)
+    return run_points(expand(spec, grid, overrides), root, launcher=launcher)
+
+
+def run_specs(points: Sequence[tuple[str, TrainConfig]], root: Path) -> list[RunSpec]:
+    """`RunSpec`s of (name, config) points in `root/<name>`; a name may hold sub-folders, each
+    a safe path component."""
+    specs = []
+    for name, config in points:
+        parts = [safe_component(p, "run name part") for p in name.split("/")]
+        specs.append(RunSpec(name, config, root.joinpath(*parts)))
+    return specs
 
 
 def run_points(
     points: Sequence[tuple[str, TrainConfig]],
     root: Path | str,
     *,
-    jobs: int = 1,
-    data: Any | None = None,
+    launcher: Launcher | None = None,
     progress: bool = True,
 ) -> SweepResult:
-    """Run (name, config) points in `root/<name>` (names may hold sub-folders), `jobs` at a
-    time in the given order, and gather them (see :func:`sweep`). A progress bar counts runs."""
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    """Run (name, config) points in `root/<name>` through `launcher` (default: in this process)
+    in the given order, and gather them (see :func:`sweep`). A progress bar counts runs."""
     root = Path(root)
+    specs = run_specs(points, root)
     root.mkdir(parents=True, exist_ok=True)
-    status: dict[str, dict[str, Any]] = {}
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    bar = tqdm(total=len(points), unit="run", desc=f"runs in {root}", disable=not progress)
+    status: dict[str, Status] = {}
+    bar = tqdm(total=len(specs), unit="run", desc=f"runs in {root}", disable=not progress)
 
-    def done(name: str, state: dict[str, Any]) -> None:
-        status[name] = state
+    def done(spec: RunSpec, state: Status) -> None:
+        status[spec.name] = state
         bar.update()
-        bar.set_postfix_str(f"last: {name} ({state['status']})")
+        bar.set_postfix_str(f"last: {spec.name} ({state['status']})")
 
-    if jobs == 1:
-        for name, config in points:
-            done(name, _attempt(lambda c=config, n=name: _run_one(c, root / n, data, threads)))
-    else:
-        # A clean interpreter per worker (spawn): no forked torch state.
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(_run_one, c, root / n, data, threads): n for n, c in points}
-            for future in cf.as_completed(futures):
-                done(futures[future], _attempt(future.result))
+    (launcher or launcher_for(1)).launch(specs, done)
     bar.close()
-    return gather(root, [(n, c, status[n]) for n, c in points])
+    return gather(root, [(s.name, s.config, status[s.name]) for s in specs])
 
 
-def _attempt(call: Any) -> dict[str, Any]:
-    """Status of one run: complete, or failed with the error (one failure never stops a sweep)."""
-    try:
-        call()
-        return {"status": "complete", "error": None}
-    except Exception as err:  # a run may fail in any way; the sweep must record it and go on
-        log.exception("sweep run failed")
-        return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
-
-
-def gather(root: Path, runs: Sequence[tuple[str, TrainConfig, dict[str, Any]]]) -> SweepResult:
+def gather(root: Path, runs: Sequence[tuple[str, TrainConfig, Status]]) -> SweepResult:
     """Concatenate the finished runs' tables (plus run name and config columns); write both."""
     frames, rows = [], []
     for name, config, state in runs:
         rows.append({"run": name, **state, **to_row(config)})
         if state["status"] == "complete":
-            _, frame = rundir.load_run(root / name)
+            frame = RunStore(root / name).table()
             frames.append(frame.assign(run=name, **to_row(config)))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     status = pd.DataFrame(rows)
-    rundir.write_table(root / "sweep.parquet", table.to_dict("records"))
-    rundir.write_json(root / "sweep_status.json", status.to_dict("records"))
+    write_table(root / "sweep.parquet", table.to_dict("records"))
+    write_json(root / "sweep_status.json", status.to_dict("records"))
     failed = status[status["status"] != "complete"]
     if len(failed):
         log.warning("%d of %d runs failed: %s", len(failed), len(status), list(failed["run"]))

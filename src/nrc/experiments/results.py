@@ -1,0 +1,109 @@
+"""What the figures, tables and claims read: the gathered tables of the runs and the artifacts the
+runs stored (data description, training targets, residuals), plus the UFM phase diagram computed
+on stored targets. Nothing here loads a dataset or rebuilds a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nrc.experiments.plan import Plan
+from nrc.train import RunStore
+from nrc.train.store import RESIDUALS, TARGETS
+
+# How each feature convention of `nrc.metrics.Convention` is described in captions and reports.
+CONVENTION_TEXT = {
+    "normalized": "row-normalised uncentred features (the paper), PCA of the centred features",
+    "centered": "centred features, distance ÷ total centred variance, PCA of the centred features",
+    "raw": "raw uncentred features, PCA of the centred features",
+}
+
+
+def _group(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Rows of `table` whose run lies in the folder `name` (wd, ufm, fig10)."""
+    if table.empty:
+        return pd.DataFrame()
+    return table[table.run.str.split("/").str[0] == name]
+
+
+@dataclass(frozen=True)
+class Results:
+    """Gathered metrics tables (one row per evaluation of every finished run), run status and
+    the UFM phase diagram (None until computed)."""
+
+    plan: Plan
+    root: Path
+    wd: pd.DataFrame
+    ufm: pd.DataFrame
+    fig10: pd.DataFrame
+    status: pd.DataFrame
+    phase: pd.DataFrame | None = None
+
+    @classmethod
+    def from_sweep(
+        cls, plan: Plan, root: Path, table: pd.DataFrame, status: pd.DataFrame
+    ) -> Results:
+        """Split a gathered sweep table into the plan's groups."""
+        group = status.run.str.split("/").str[0] if len(status) else pd.Series(dtype=str)
+        return cls(
+            plan,
+            root,
+            _group(table, "wd"),
+            _group(table, "ufm"),
+            _group(table, "fig10"),
+            status.assign(group=group),
+        )
+
+    def with_phase(self, phase: pd.DataFrame) -> Results:
+        """These results with the UFM phase diagram `phase`."""
+        return replace(self, phase=phase)
+
+    def main(self, dataset: str) -> pd.DataFrame:
+        """Rows of the main run of ``dataset`` (preset weight decay, first seed), by epoch."""
+        if self.wd.empty:
+            return self.wd
+        rows = self.wd[
+            (self.wd.dataset == dataset)
+            & (self.wd.weight_decay == self.plan.main_weight_decay(dataset))
+            & (self.wd.seed == self.plan.seeds[0])
+        ]
+        return rows.sort_values("epoch")
+
+    def main_store(self, dataset: str) -> RunStore:
+        """The run directory of the main run of ``dataset``, finished or not (the data it
+        stored at its start describes the dataset even when training failed)."""
+        s = self.status
+        if not s.empty:
+            s = s[
+                (s.group == "wd")
+                & (s.dataset == dataset)
+                & (s.weight_decay == self.plan.main_weight_decay(dataset))
+                & (s.seed == self.plan.seeds[0])
+            ]
+        if s.empty:
+            raise ValueError(f"no main run for dataset {dataset!r}")
+        return RunStore(self.root / s.run.iloc[0])
+
+    def data_info(self, dataset: str) -> dict[str, Any]:
+        """data.json of the main run of ``dataset``: provenance, shapes, target scaling."""
+        return self.main_store(dataset).read_data()
+
+    def targets(self, dataset: str) -> np.ndarray:
+        """The training targets of ``dataset`` as loaded (before any scaling), M×n."""
+        return self.main_store(dataset).read_arrays(TARGETS)["y_train"]
+
+    def residuals(self, dataset: str) -> dict[str, np.ndarray]:
+        """Training residuals of the main run: "initial", "final" (M×n) and the targets the run
+        trained on, "y_train"."""
+        return self.main_store(dataset).read_arrays(RESIDUALS)
+
+    def conventions(self) -> str:
+        """The feature conventions of the gathered runs, described (normally a single one)."""
+        frames = [t for t in (self.wd, self.ufm, self.fig10) if not t.empty]
+        used = sorted({c for t in frames for c in t.convention.unique()})
+        return "; ".join(f"{c}: {CONVENTION_TEXT.get(c, c)}" for c in used) or "no finished run"

@@ -1,0 +1,42 @@
+"""Running a plan: the rendered image sets prepared once, every run launched (longest first;
+finished runs reused, unfinished resumed, failures recorded), the tables gathered as `Results`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from nrc.data import registry
+from nrc.experiments.plan import Plan, points
+from nrc.experiments.results import Results
+from nrc.train import TrainConfig, launcher_for, run_points
+
+log = logging.getLogger(__name__)
+
+
+def prepare(plan: Plan) -> None:
+    """Generate and cache the rendered image sets of ``plan`` before the runs start, here rather
+    than in several worker processes at once."""
+    from nrc.data.images.dataset import ensure_rendered
+
+    for name in plan.image_datasets:
+        log.info("preparing %s", name)
+        ensure_rendered(name)
+
+
+def _order(config: TrainConfig) -> tuple[bool, int]:
+    """Sort key that starts the longest runs first: ResNet runs (each image step costs about a
+    hundred MLP steps), then by optimizer steps."""
+    size = config.train_size or (registry.spec(config.dataset).train_size or 1)
+    return config.model == "mlp", -config.epochs * -(-size // config.batch_size)
+
+
+def execute(plan: Plan, root: Path, jobs: int = 1) -> Results:
+    """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first),
+    and gather the tables by group."""
+    launcher = launcher_for(jobs)
+    prepare(plan)
+    todo = sorted(points(plan), key=lambda p: _order(p[1]))
+    log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
+    result = run_points(todo, Path(root), launcher=launcher)
+    return Results.from_sweep(plan, Path(root), result.table, result.status)

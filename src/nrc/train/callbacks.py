@@ -1,0 +1,206 @@
+"""Callbacks of the training loop: the collapse measurement, the run directory, the progress bar.
+
+`CollapseMonitor` is the measurement as a callback: at each evaluation the whole training set
+streams through `CollapseStats` (paper §3.1: metrics on the training set), the test MSE is
+measured, and one row in the schema of `nrc.metrics.schema` is kept; at the end it adds the
+paper's NRC3 protocol (App. A.3). `RunWriter` brings the run directory up to date every
+`checkpoint_every` epochs so that a run killed at any point resumes to the identical table.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from nrc.metrics import CollapseStats, Convention, nrc3_at, optimal_gamma, sqrtm_psd
+from nrc.metrics.schema import row_matrix
+from nrc.models.mlp import RegressionModel
+from nrc.train.config import TrainConfig
+from nrc.train.loop import Callback, Loop
+from nrc.train.setup import Tensors
+from nrc.train.store import RESIDUALS, RunStore
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int) -> None:
+    """Replace every BatchNorm's running mean/variance by their average over `x` ("precise BN").
+
+    Running statistics are exponential averages over past batches of earlier weights; under a
+    large lr·wd they lag the weights and eval-mode outputs drift from train-mode ones
+    (docs/images.md). This pass (train mode, cumulative average over batches) changes no
+    parameter, so training is unchanged.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for start in range(0, x.shape[0], batch_size):
+        model(x[start : start + batch_size])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.train(was_training)
+
+
+@torch.no_grad()
+def measure(
+    model: RegressionModel, data: Tensors, config: TrainConfig
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """One metrics row and the training residuals ŷ − y (M×n, float32) of the current model.
+
+    The row is the CollapseReport of the whole training set (`report.to_dict()`, with its MSE
+    and R² named train_mse and train_r2) plus the test MSE and the feature activation. The model
+    is measured in eval mode and put back into the mode it was in; with
+    `config.recalibrate_bn` the BatchNorm statistics are first recomputed over the training set.
+    """
+    if config.recalibrate_bn:
+        recalibrate_batchnorm(model, data.x_train, config.batch_size)  # type: ignore[arg-type]
+    was_training = model.training  # type: ignore[attr-defined]
+    model.eval()  # type: ignore[attr-defined]
+    stats = CollapseStats()
+    bs = config.eval_batch_size
+    residuals = []
+    for start in range(0, data.x_train.shape[0], bs):
+        h = model.features(data.x_train[start : start + bs])
+        predictions = model.head(h)
+        targets = data.y_train[start : start + bs]
+        stats.update(h, targets, predictions=predictions)
+        residuals.append(predictions - targets)
+    head = model.head
+    gamma_ufm = config.lambda_w * config.lambda_h if config.regularization == "ufm" else None
+    report = stats.compute(
+        head.weight, head.bias, gamma=gamma_ufm, convention=Convention(features=config.convention)
+    )
+    sq_err = sum(
+        float((model(data.x_test[s : s + bs]) - data.y_test[s : s + bs]).double().pow(2).sum())
+        for s in range(0, data.x_test.shape[0], bs)
+    )
+    model.train(was_training)  # type: ignore[attr-defined]
+    row = report.to_dict()
+    row["train_mse"], row["train_r2"] = row.pop("mse"), row.pop("r2")
+    row.update(test_mse=sq_err / data.y_test.numel(), activation=config.activation)
+    return row, torch.cat(residuals)
+
+
+def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
+    """The metrics row of `measure` alone."""
+    return measure(model, data, config)[0]
+
+
+def paper_protocol(rows: list[dict[str, Any]]) -> tuple[float | None, list[float | None]]:
+    """The paper's NRC3 (App. A.3): γ optimal for the final W, then that γ for every saved W.
+
+    NRC3 depends on W only through WWᵀ, so each saved WWᵀ stands in for W via its PSD square root.
+    Returns (γ, one value per row); (None, Nones) when n = 1 or the final W is zero.
+    """
+    sigma = row_matrix(rows[-1], "sigma")
+    wwt = [row_matrix(r, "wwt") for r in rows]
+    if sigma.shape[0] == 1 or not np.any(wwt[-1]):
+        return None, [None] * len(rows)
+    gamma, _ = optimal_gamma(sqrtm_psd(wwt[-1]), sigma)
+    return gamma, [nrc3_at(sqrtm_psd(g), sigma, gamma) if np.any(g) else None for g in wwt]
+
+
+class CollapseMonitor(Callback):
+    """Measures collapse at each evaluation of a loop; keeps the rows and the first and last
+    training residuals (Fig. 11). `rows` may be seeded with those of a resumed run."""
+
+    def __init__(self, config: TrainConfig, rows: list[dict[str, Any]] | None = None) -> None:
+        self.config = config
+        self.rows: list[dict[str, Any]] = list(rows or [])
+        self.residuals: dict[str, torch.Tensor] = {}
+
+    def on_evaluate(self, loop: Loop) -> None:
+        row, residuals = measure(loop.model, loop.data, self.config)
+        self.rows.append({"epoch": loop.epoch, "step": loop.step} | row)
+        if loop.epoch == 0:
+            self.residuals["initial"] = residuals
+        if loop.epoch == self.config.epochs:
+            self.residuals["final"] = residuals
+        log.info(
+            "epoch %d step %d: train MSE %.4g test MSE %.4g R2 %.4f NRC1 %.3g NRC2 %.3g NRC3 %s",
+            loop.epoch, loop.step, row["train_mse"], row["test_mse"], row["train_r2"],
+            row["nrc1"], row["nrc2"], "n/a" if row["nrc3"] is None else f"{row['nrc3']:.3g}",
+        )  # fmt: skip
+
+    def on_end(self, loop: Loop) -> None:
+        gamma, values = paper_protocol(self.rows)
+        self.rows = [
+            r | {"gamma_paper": gamma, "nrc3_paper": v}
+            for r, v in zip(self.rows, values, strict=True)
+        ]
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint must keep beyond the table: the residuals measured so far."""
+        return {f"residuals_{k}": v for k, v in self.residuals.items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore `state_dict()`."""
+        self.residuals.update({k.removeprefix("residuals_"): v for k, v in state.items()})
+
+
+class RunWriter(Callback):
+    """Keeps `store` up to date with `monitor`: the table and a checkpoint after the epoch-0
+    evaluation and every `checkpoint_every` epochs, the final files at the end."""
+
+    def __init__(self, store: RunStore, monitor: CollapseMonitor) -> None:
+        self.store, self.monitor = store, monitor
+
+    def _save(self, loop: Loop) -> None:
+        state = loop.state() | {"monitor": self.monitor.state_dict()}
+        self.store.write_progress(self.monitor.rows, state)
+
+    def on_evaluate(self, loop: Loop) -> None:
+        if loop.epoch == 0:
+            self._save(loop)
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        cfg = loop.config
+        if loop.epoch % cfg.checkpoint_every == 0 or loop.epoch == cfg.epochs:
+            self._save(loop)
+
+    def on_end(self, loop: Loop) -> None:
+        rows = self.monitor.rows
+        residuals = {k: v.double().numpy() for k, v in self.monitor.residuals.items()}
+        self.store.write_arrays(
+            RESIDUALS, residuals | {"y_train": loop.data.y_train.double().numpy()}
+        )
+        wwt = np.array([row_matrix(r, "wwt") for r in rows])
+        self.store.finish(rows, wwt, loop.elapsed)
+
+
+class Progress(Callback):
+    """A tqdm bar over epochs, showing the last evaluation of `monitor`."""
+
+    def __init__(self, monitor: CollapseMonitor | None = None, enabled: bool = True) -> None:
+        self.monitor, self.enabled = monitor, enabled
+        self.bar: tqdm | None = None
+
+    def on_start(self, loop: Loop) -> None:
+        self.bar = tqdm(
+            total=loop.config.epochs, initial=loop.epoch, disable=not self.enabled, unit="ep"
+        )
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        assert self.bar is not None
+        self.bar.update()
+        if self.monitor is not None and loop.epoch % loop.config.eval_every == 0:
+            row = self.monitor.rows[-1]
+            self.bar.set_postfix(
+                mse=row["train_mse"], nrc1=row["nrc1"], nrc2=row["nrc2"], refresh=False
+            )
+
+    def on_end(self, loop: Loop) -> None:
+        if self.bar is not None:
+            self.bar.close()
