@@ -10,12 +10,13 @@ from nrc.metrics import ROW_KEYS, compute, report_to_row, row_matrix
 from tests.metrics import reference as ref
 from tests.metrics.conftest import make_case
 
-# The columns of a report row for n = 2, evr_k = 2, in order, as existing run directories
-# store them (metrics.parquet): a change here makes old runs unreadable.
+# The columns of a report row for n = 2, evr_k = 2, in order, as run directories store them
+# (metrics.parquet): a change here makes old runs unreadable. Rows written before the target
+# convention existed lack ``target_convention`` (their Σ is the centred covariance).
 COLUMNS_N2 = (
-    "count d n convention nrc1 nrc2 nrc3 nrc3_reason gamma gamma_protocol gamma_ratio "
-    "nrc3_optimal gamma_optimal lambda_min lambda_max sigma_1_1 sigma_1_2 sigma_2_1 sigma_2_2 "
-    "target_corr_1_2 evr_1 evr_2 nrc1_k_1 nrc1_k_2 feature_norm_mean zero_feature_rows "
+    "count d n convention target_convention nrc1 nrc2 nrc3 nrc3_reason gamma gamma_protocol "
+    "gamma_ratio nrc3_optimal gamma_optimal lambda_min lambda_max sigma_1_1 sigma_1_2 sigma_2_1 "
+    "sigma_2_2 target_corr_1_2 evr_1 evr_2 nrc1_k_1 nrc1_k_2 feature_norm_mean zero_feature_rows "
     "w_row_norm_1 w_row_norm_2 wwt_1_1 wwt_1_2 wwt_2_1 wwt_2_2 residual_source mse r2 "
     "residual_mean_1 residual_mean_2 residual_cov_1_1 residual_cov_1_2 residual_cov_2_1 "
     "residual_cov_2_2 residual_whiteness"

@@ -2,7 +2,7 @@
 γ, the target covariance, feature capture and layer probes."""
 
 from nrc.metrics.capture import FeatureCapture
-from nrc.metrics.convention import FEATURE_CONVENTIONS, Convention
+from nrc.metrics.convention import FEATURE_CONVENTIONS, TARGET_CONVENTIONS, Convention
 from nrc.metrics.nrc3 import nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.metrics.probes import Captured, LayerProbe
 from nrc.metrics.report import CollapseReport, Moments
@@ -14,6 +14,7 @@ __all__ = [
     "FEATURE_CONVENTIONS",
     "ROW_KEYS",
     "SINGULAR_RTOL",
+    "TARGET_CONVENTIONS",
     "Captured",
     "CollapseReport",
     "CollapseStats",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nrc.metrics.convention import Convention, as_convention
+from nrc.metrics.convention import Convention, TargetConvention, as_convention
 from nrc.metrics.nrc3 import nrc3_at, optimal_gamma
 from nrc.metrics.schema import report_to_row
 from nrc.metrics.targets import check_target_covariance
@@ -33,6 +33,12 @@ _FIELD_INPUTS = {
     "mse": "residuals",
     "r2": "residuals",
 }
+
+
+def _second_moment(sum_x: np.ndarray, sum_xx: np.ndarray, k: np.ndarray, m: int) -> np.ndarray:
+    """Uncentred E[xxᵀ] from the sums of x − k: (Σ(x−k)(x−k)ᵀ + Σ(x−k)kᵀ + kΣ(x−k)ᵀ)/M + kkᵀ."""
+    cross = np.outer(sum_x, k)
+    return (sum_xx + cross + cross.T) / m + np.outer(k, k)
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,23 @@ class Moments:
 
     def feature_second_moment(self) -> np.ndarray:
         """Uncentred E[hhᵀ] (the "raw" convention), undoing the shift."""
-        k, m = self.shift_h, self.count
-        cross = np.outer(self.sum_h, k)
-        return (self.sum_hh + cross + cross.T) / m + np.outer(k, k)
+        return _second_moment(self.sum_h, self.sum_hh, self.shift_h, self.count)
 
     def target_covariance(self) -> np.ndarray:
         """Centred target covariance Σ, ÷M (paper §1)."""
         mean = self.sum_y / self.count
         return self.sum_yy / self.count - np.outer(mean, mean)
+
+    def target_sigma(self, convention: TargetConvention = "centered") -> np.ndarray:
+        """The Σ of NRC3 in the target convention: the covariance or the uncentred E[yyᵀ]."""
+        if convention == "centered":
+            return self.target_covariance()
+        return _second_moment(self.sum_y, self.sum_yy, self.shift_y, self.count)
+
+    def cross_covariance(self) -> np.ndarray:
+        """Centred cross-covariance Σ_HY (d×n), ÷M."""
+        m = self.count
+        return self.sum_hy / m - np.outer(self.sum_h / m, self.sum_y / m)
 
     def residual_sums(self, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Σr and Σrrᵀ of r = Wh + b − y, expanded in the moments (no second pass).
@@ -107,6 +122,7 @@ class CollapseReport:
     d: int
     n: int
     convention: str
+    target_convention: str
     nrc1: float
     nrc2: float
     nrc3: float | None
@@ -155,8 +171,9 @@ def _values(value: Any) -> list[float]:
     return [value] if isinstance(value, int | float) else []
 
 
-def _check_finite(report: CollapseReport) -> CollapseReport:
-    """``report`` unchanged if every number in it is finite; else a ValueError naming the input."""
+def check_finite(report: Any) -> Any:
+    """``report`` (a dataclass) unchanged if every number in it is finite; else a ValueError
+    naming the input."""
     for key, value in asdict(report).items():
         if not np.all(np.isfinite(_values(value))):
             source = _FIELD_INPUTS.get(key, "features and targets")
@@ -201,7 +218,47 @@ def _tail_sums(energy: np.ndarray) -> np.ndarray:
     return np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
 
 
-def _row_space_complement(w: np.ndarray) -> tuple[np.ndarray, int]:
+@dataclass(frozen=True)
+class FeatureGeometry:
+    """The centred feature covariance's eigen-decomposition (descending) and the second-moment
+    matrix G of the features in a convention, from which NRC1 and NRC2 are read."""
+
+    eigvals: np.ndarray
+    vectors: np.ndarray
+    total_variance: float
+    gram: np.ndarray
+    scale: float
+
+    def outside(self, basis: np.ndarray) -> np.ndarray:
+        """``out[k]``: the energy of G outside the first k columns of the orthonormal ``basis``
+        (NRC1 for the principal directions, NRC2 for a basis led by row(W))."""
+        return _tail_sums(_energy_by_direction(self.gram, basis)) / self.scale
+
+
+def feature_geometry(moments: Moments, convention: Convention) -> FeatureGeometry:
+    """The :class:`FeatureGeometry` of the moments; a ValueError if the features do not vary."""
+    cov_h = moments.feature_covariance()
+    eig_h, vecs = np.linalg.eigh((cov_h + cov_h.T) / 2)
+    eig_h, vecs = eig_h[::-1], vecs[:, ::-1]
+    total_var = float(np.sum(eig_h))
+    if total_var <= 0.0:
+        raise ValueError(
+            "features: zero variance (all feature vectors are equal), so the principal "
+            "directions, EVR and NRC1 are undefined"
+        )
+    scale = total_var if convention.features == "centered" else 1.0
+    return FeatureGeometry(eig_h, vecs, total_var, _feature_gram(moments, convention), scale)
+
+
+def check_evr_k(evr_k: int | None, d: int) -> int:
+    """The number of principal components of EVR and NRC1-by-k: ``evr_k`` or min(d, 10)."""
+    k_max = min(d, 10) if evr_k is None else int(evr_k)
+    if not 1 <= k_max <= d:
+        raise ValueError(f"evr_k: must be between 1 and d = {d}, got {evr_k}")
+    return k_max
+
+
+def row_space_complement(w: np.ndarray) -> tuple[np.ndarray, int]:
     """An orthonormal basis of ℝᵈ whose first ``rank`` columns span the rows of W."""
     _, s, vt = np.linalg.svd(w, full_matrices=True)
     tol = max(w.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
@@ -278,35 +335,24 @@ def report_from_moments(
         raise ValueError(f"b: shape {b.shape} but the head has n = {n} outputs")
     if moments.count < 2:
         raise ValueError(f"statistics: {moments.count} sample(s); covariances need at least 2")
-    k_max = min(d, 10) if evr_k is None else int(evr_k)
-    if not 1 <= k_max <= d:
-        raise ValueError(f"evr_k: must be between 1 and d = {d}, got {evr_k}")
-    sigma = moments.target_covariance()
+    k_max = check_evr_k(evr_k, d)
+    sigma = moments.target_sigma(convention.targets)
     sigma = (sigma + sigma.T) / 2
     eig_y = check_target_covariance(sigma, "targets")
     wwt = _head_gram(w)
 
-    cov_h = moments.feature_covariance()
-    eig_h, vecs = np.linalg.eigh((cov_h + cov_h.T) / 2)
-    eig_h, vecs = eig_h[::-1], vecs[:, ::-1]
-    total_var = float(np.sum(eig_h))
-    if total_var <= 0.0:
-        raise ValueError(
-            "features: zero variance (all feature vectors are equal), so the principal "
-            "directions, EVR and NRC1 are undefined"
-        )
-    gram = _feature_gram(moments, convention)
-    scale = total_var if convention.features == "centered" else 1.0
-    basis_w, rank_w = _row_space_complement(w)
-    outside_pcs = _tail_sums(_energy_by_direction(gram, vecs)) / scale
-    outside_w = _tail_sums(_energy_by_direction(gram, basis_w)) / scale
-    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range residuals: _check_finite
+    geometry = feature_geometry(moments, convention)
+    basis_w, rank_w = row_space_complement(w)
+    outside_pcs = geometry.outside(geometry.vectors)
+    outside_w = geometry.outside(basis_w)
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range residuals: check_finite
         residuals = _residual_fields(moments, w, b)
     report = CollapseReport(
         count=moments.count,
         d=d,
         n=n,
         convention=convention.features,
+        target_convention=convention.targets,
         nrc1=float(outside_pcs[n]),
         nrc2=float(outside_w[rank_w]),
         gamma_protocol="optimal" if gamma is None else "fixed",
@@ -314,7 +360,7 @@ def report_from_moments(
         lambda_max=float(eig_y[-1]),
         sigma=sigma.tolist(),
         target_corr=_upper_offdiag(_correlation(sigma)),
-        evr=(eig_h[:k_max] / total_var).tolist(),
+        evr=(geometry.eigvals[:k_max] / geometry.total_variance).tolist(),
         nrc1_by_k=outside_pcs[1 : k_max + 1].tolist(),
         feature_norm_mean=moments.sum_norm / moments.count,
         zero_feature_rows=moments.zero_rows,
@@ -323,4 +369,4 @@ def report_from_moments(
         **_nrc3_fields(w, sigma, float(eig_y[0]), gamma),
         **residuals,
     )
-    return _check_finite(report)
+    return check_finite(report)

@@ -1,7 +1,8 @@
 """The target covariance Σ (paper §1) and its one positive-definiteness check.
 
-Owns ``target_covariance`` (Σ = (Y − Ȳ)ᵀ(Y − Ȳ)/M from the targets themselves; the streaming
-engine forms the same Σ from its moments) and ``check_target_covariance``, the single rule every
+Owns ``target_covariance`` (Σ = (Y − Ȳ)ᵀ(Y − Ȳ)/M from the targets themselves, or the second
+moment YᵀY/M in the ``"uncentered"`` target convention; the streaming engine forms the same Σ
+from its moments) and ``check_target_covariance``, the single rule every
 consumer of Σ applies: finite, square, symmetric and positive definite, where a variance or an
 eigenvalue at most ``SINGULAR_RTOL``·tr Σ counts as zero. Relative, so the rule does not depend
 on the scale of the targets.
@@ -11,22 +12,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from nrc.metrics.convention import TargetConvention, check_target_convention
 from nrc.metrics.validate import real_float64
 
 SINGULAR_RTOL = 1e-12
 
 
-def target_covariance(y: object, name: str = "targets") -> np.ndarray:
-    """Σ = (1/M) Σ_i (y_i − ȳ)(y_i − ȳ)ᵀ, centred and ÷M, in float64 (paper §1).
+def target_covariance(
+    y: object, name: str = "targets", *, convention: TargetConvention = "centered"
+) -> np.ndarray:
+    """Σ = (1/M) Σ_i (y_i − ȳ)(y_i − ȳ)ᵀ, centred and ÷M, in float64 (paper §1); with
+    ``convention="uncentered"`` the second moment (1/M) Σ_i y_i y_iᵀ (a head without bias).
 
     ``y`` is M×n (numpy, torch or nested sequence; a 1-D array is n = 1), M ≥ 1.
     """
+    check_target_convention(convention, "convention")
     arr = real_float64(y, name)
     arr = arr[:, None] if arr.ndim == 1 else arr
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"{name}: targets must be an M×n array with M, n >= 1, got {arr.shape}")
-    centered = arr - arr.mean(axis=0)
-    return centered.T @ centered / arr.shape[0]
+    about = arr - arr.mean(axis=0) if convention == "centered" else arr
+    return about.T @ about / arr.shape[0]
 
 
 def _check_matrix(sigma: np.ndarray, name: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nrc.metrics.convention import TARGET_CONVENTIONS
 from nrc.metrics.files import first_bytes, read_npy
 from nrc.metrics.targets import target_covariance
 from nrc.ufm.phase import phase_diagram
@@ -59,8 +60,10 @@ def load_targets(spec: str) -> np.ndarray:
 
 def _solve(args: argparse.Namespace) -> int:
     y = load_targets(args.targets)
-    sol = solve(y, args.lambda_w, args.lambda_h, args.d)
+    convention = args.target_convention
+    sol = solve(y, args.lambda_w, args.lambda_h, args.d, targets=convention)
     print(f"targets: M = {y.shape[0]}, n = {y.shape[1]}; features d = {args.d}")
+    print(f"target convention: {sol.target_convention}")
     print(f"lambda_min = {sol.lambda_min:.6g}, lambda_max = {sol.lambda_max:.6g}")
     print(f"c = lambda_W * lambda_H = {sol.c:.6g} (c / lambda_min = {sol.c / sol.lambda_min:.4g})")
     print(f"regime: {sol.regime}; rank of W: {sol.rank}; unique up to rotation: {sol.unique}")
@@ -69,9 +72,9 @@ def _solve(args: argparse.Namespace) -> int:
     print("W W^T =")
     print(np.array2string(sol.W @ sol.W.T, precision=6))
     if args.check:
-        run = minimize(y, args.lambda_w, args.lambda_h, args.d, seed=args.seed)
+        run = minimize(y, args.lambda_w, args.lambda_h, args.d, seed=args.seed, targets=convention)
         loss = float(run.loss[0])
-        gap = relative_gap(loss, sol.loss, target_covariance(y))
+        gap = relative_gap(loss, sol.loss, target_covariance(y, convention=convention))
         print(
             f"solver: loss {loss:.10g}, relative gap {gap:.2e}, "
             f"{int(run.iterations[0])} L-BFGS iterations, {run.seconds:.2f} s"
@@ -106,6 +109,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda-w", type=float, required=True, help="λ_W ≥ 0")
     p.add_argument("--lambda-h", type=float, required=True, help="λ_H ≥ 0")
     p.add_argument("--d", type=int, default=16, help="feature width d ≥ n (default 16)")
+    p.add_argument(
+        "--target-convention",
+        choices=TARGET_CONVENTIONS,
+        default="centered",
+        help="Σ of the problem: centred covariance with a bias (paper, default) or "
+        "uncentred YᵀY/M without a bias",
+    )
     p.add_argument("--check", action="store_true", help="also run the gradient solver")
     p.add_argument("--seed", type=int, default=0, help="solver initialisation seed")
     p.set_defaults(func=_solve)

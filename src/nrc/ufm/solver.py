@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from nrc.metrics.convention import TargetConvention
 from nrc.metrics.validate import real_float64
 from nrc.ufm.theory import center_targets, check_lambdas
 
@@ -41,6 +42,7 @@ class SolverResult:
     iterations: np.ndarray  # L-BFGS iterations per grid point, (G,)
     evaluations: np.ndarray  # loss/gradient evaluations per grid point, (G,)
     seconds: float  # wall time of all the runs
+    target_convention: str = "centered"  # "uncentered": solved without a bias (b = 0)
 
 
 def objective(
@@ -132,13 +134,15 @@ def _lbfgs(
     max_iter: int,
     tolerance_grad: float,
     history_size: int,
+    bias: bool,
 ) -> _Run:
-    """One problem (1) by L-BFGS (strong Wolfe) in the preconditioned variables (W′, H′, b)."""
+    """One problem (1) by L-BFGS (strong Wolfe) in the preconditioned variables (W′, H′, b);
+    without ``bias`` b stays 0 and only (W′, H′) are free."""
     w_scale, h_scale = _variable_scales(lambda_w, lambda_h, y.shape[0])
     h0, w0, b0 = start
     h_free = (h0 / h_scale).requires_grad_()
     w_free = (w0 / w_scale).requires_grad_()
-    b = b0.clone().requires_grad_()
+    b = b0.clone().requires_grad_() if bias else torch.zeros_like(b0)
 
     def loss() -> torch.Tensor:
         return objective(h_free * h_scale, w_free * w_scale, b, y, lambda_w, lambda_h)
@@ -146,7 +150,7 @@ def _lbfgs(
     with torch.no_grad():
         initial = loss()
     optimizer = torch.optim.LBFGS(
-        [h_free, w_free, b],
+        [h_free, w_free, b] if bias else [h_free, w_free],
         lr=1.0,
         max_iter=max_iter,
         max_eval=2 * max_iter,
@@ -183,8 +187,12 @@ def minimize(
     max_iter: int = 5_000,
     tolerance_grad: float = 1e-12,
     history_size: int = 50,
+    targets: TargetConvention = "centered",
 ) -> SolverResult:
     """Minimise (1) for targets ``y`` (M×n) over free H, W, b at each (λ_W, λ_H) of a grid.
+
+    ``targets="uncentered"`` solves (1) without a bias (b fixed at 0), the problem whose closed
+    form uses Σ = YᵀY/M (:func:`nrc.ufm.solve` with the same ``targets``).
 
     ``lambda_w`` and ``lambda_h`` are numbers or equal-length sequences (G grid points). Every
     grid point starts from the same random point drawn from ``seed`` (W ~ N(0, κ²/d),
@@ -195,7 +203,8 @@ def minimize(
     G problems took 2–3 times longer to reach the same gaps (its line search and curvature
     pairs mix decoupled problems; docs/ufm.md), so the grid is solved point by point.
     """
-    targets = center_targets(y)
+    targets = center_targets(y, targets=targets)
+    bias = targets.convention == "centered"
     m, n = targets.raw.shape
     if int(d) != d or d < n:
         raise ValueError(f"d: feature width must be an integer >= n = {n}, got {d}")
@@ -217,15 +226,16 @@ def minimize(
             max_iter,
             tolerance_grad,
             history_size,
+            bias,
         )
         for lw, lh in pairs
     ]
     seconds = time.perf_counter() - start_time
     h = torch.stack([r.h for r in runs]).requires_grad_()
     w = torch.stack([r.w for r in runs]).requires_grad_()
-    b = torch.stack([r.b for r in runs]).requires_grad_()
+    b = torch.stack([r.b for r in runs]).requires_grad_(bias)
     loss = objective(h, w, b, y_t, torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1]))
-    grads = torch.autograd.grad(loss.sum(), [h, w, b])
+    grads = torch.autograd.grad(loss.sum(), [h, w, b] if bias else [h, w])
     grad_max = torch.stack([g.abs().flatten(1).amax(1) for g in grads]).amax(0)
     iterations = np.array([r.iterations for r in runs])
     for (lw, lh), its in zip(pairs, iterations, strict=True):
@@ -248,4 +258,5 @@ def minimize(
         iterations=iterations,
         evaluations=np.array([r.evaluations for r in runs]),
         seconds=seconds,
+        target_convention=targets.convention,
     )

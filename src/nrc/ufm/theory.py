@@ -16,6 +16,11 @@ With c = λ_W·λ_H and λ₁ ≥ … ≥ λ_n the eigenvalues of the centred ta
 
 With exactly one of λ_W, λ_H zero the infimum 0 is approached as ‖W‖ or ‖H‖ grows without
 bound and never attained, so no minimiser exists; :func:`solve` refuses that input.
+
+Target convention (docs/ufm.md): ``targets="centered"`` (default) is problem (1) with its free
+bias b, whose optimum is b = ȳ and leaves Y − Ȳ and the covariance Σ. ``targets="uncentered"``
+is the same problem without a bias (b = 0): every formula holds with Y in place of Y − Ȳ and the
+second moment Σ = YᵀY/M in place of the covariance.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nrc.metrics.convention import TargetConvention, check_target_convention
 from nrc.metrics.targets import check_target_covariance, target_covariance
 from nrc.metrics.validate import real_float64
 
@@ -67,12 +73,17 @@ class Spectrum:
 
 @dataclass(frozen=True)
 class CenteredTargets:
-    """Targets Y (M×n), their mean ȳ, Y − Ȳ and the spectrum of Σ = (Y − Ȳ)ᵀ(Y − Ȳ)/M (§1)."""
+    """Targets Y (M×n), the optimal bias, the targets relative to it and the spectrum of Σ.
+
+    Centred convention (§1): bias ȳ, Y − Ȳ and Σ = (Y − Ȳ)ᵀ(Y − Ȳ)/M. Uncentred convention
+    (no bias): bias 0, Y itself and Σ = YᵀY/M.
+    """
 
     raw: np.ndarray
     mean: np.ndarray
     centered: np.ndarray
     spectrum: Spectrum
+    convention: TargetConvention = "centered"
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class UFMSolution:
     lambda_min: float
     lambda_max: float
     unique: bool
+    target_convention: str = "centered"  # Σ centred (problem (1)) or YᵀY/M (no bias)
 
 
 def check_targets(y: ArrayLike, name: str = "Y") -> np.ndarray:
@@ -112,14 +124,21 @@ def check_targets(y: ArrayLike, name: str = "Y") -> np.ndarray:
     return arr
 
 
-def center_targets(y: ArrayLike, name: str = "Y") -> CenteredTargets:
-    """Centre the targets and diagonalise Σ; raises if Σ is singular.
+def center_targets(
+    y: ArrayLike, name: str = "Y", targets: TargetConvention = "centered"
+) -> CenteredTargets:
+    """Centre the targets (or, ``targets="uncentered"``, keep them: no bias) and diagonalise Σ;
+    raises if Σ is singular.
 
     The paper assumes Σ ≻ 0 (§1); the test is :func:`nrc.metrics.check_target_covariance`.
     """
+    check_target_convention(targets, "targets")
     arr = check_targets(y, name)
+    sigma = sigma_spectrum(target_covariance(arr, convention=targets), name)
+    if targets == "uncentered":
+        return CenteredTargets(arr, np.zeros(arr.shape[1]), arr, sigma, targets)
     mean = arr.mean(axis=0)
-    return CenteredTargets(arr, mean, arr - mean, sigma_spectrum(target_covariance(arr), name))
+    return CenteredTargets(arr, mean, arr - mean, sigma)
 
 
 def sigma_spectrum(sigma: ArrayLike, name: str = "sigma") -> Spectrum:
@@ -197,14 +216,21 @@ def optimal_norms(
     return w_sq, m * lw * w_sq / lh
 
 
-def predicted_residuals(y: ArrayLike, lambda_w: float, lambda_h: float) -> np.ndarray:
+def predicted_residuals(
+    y: ArrayLike,
+    lambda_w: float,
+    lambda_h: float,
+    *,
+    targets: TargetConvention = "centered",
+) -> np.ndarray:
     """Residuals H Wᵀ + 1bᵀ − Y of the optimum (M×n), Corollary 4.2(v) and App. B.
 
     −(Y − Ȳ) U diag(min(√λ_i, √c)/√λ_i) Uᵀ; for 0 < c < λmin this is −√c (Y − Ȳ) Σ^{-½}, the
-    scaled ZCA-whitened targets, whose covariance is c·I.
+    scaled ZCA-whitened targets, whose covariance is c·I. ``targets="uncentered"``: the same
+    with Y and Σ = YᵀY/M (a head without bias).
     """
     lw, lh = check_lambdas(lambda_w, lambda_h)
-    targets = center_targets(y)
+    targets = center_targets(y, targets=targets)
     roots = np.sqrt(targets.spectrum.eigvals)
     shrink = np.minimum(roots, np.sqrt(lw * lh)) / roots
     return -targets.centered @ targets.spectrum.apply(shrink)
@@ -264,6 +290,7 @@ def solve(
     d: int,
     *,
     rotation: ArrayLike | None = None,
+    targets: TargetConvention = "centered",
 ) -> UFMSolution:
     """The closed-form global minimiser of (1) for targets ``y`` (M×n) and feature width d ≥ n.
 
@@ -271,9 +298,10 @@ def solve(
     W = (λ_H/λ_W)^¼ A₊^½ R, H = √(λ_W/λ_H) (Y − Ȳ) Σ^{-½} W, b = ȳ, with R = ``rotation``
     (n×d, R Rᵀ = I; default the first n coordinate axes).
     λ_W = λ_H = 0 (Theorem 4.3): W = R, H = Y(W⁺)ᵀ (the member with Z = 0), b = 0.
+    ``targets="uncentered"``: (1) without a bias, so Y replaces Y − Ȳ, Σ = YᵀY/M and b = 0.
     """
     lw, lh = check_lambdas(lambda_w, lambda_h)
-    targets = center_targets(y)
+    targets = center_targets(y, targets=targets)
     spec = targets.spectrum
     m, n = targets.raw.shape
     if int(d) != d or d < n:
@@ -289,6 +317,7 @@ def solve(
         "regime": regime,
         "lambda_min": spec.lambda_min,
         "lambda_max": spec.lambda_max,
+        "target_convention": targets.convention,
     }
     if regime is Regime.UNREGULARIZED:
         h = unregularized_features(targets.raw, rot, np.zeros((m, d)))
