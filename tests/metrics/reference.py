@@ -84,3 +84,26 @@ def mse_r2(H: np.ndarray, W: np.ndarray, b: np.ndarray, Y: np.ndarray) -> tuple[
     mse = float(np.mean((pred - Y) ** 2))
     r2 = 1 - np.sum((pred - Y) ** 2) / np.sum((Y - Y.mean(axis=0)) ** 2)
     return mse, float(r2)
+
+
+def layer(H: np.ndarray, Y: np.ndarray, W: np.ndarray | None, k: int, rtol: float) -> dict:
+    """Deep NRC's layer metrics from their definitions (docs/metrics.md, Layers): explicit SVDs,
+    the M×M centred Gram matrices for CKA and np.linalg.pinv for the probe."""
+    Hc, Yc = H - H.mean(axis=0), Y - Y.mean(axis=0)
+    _, s, vt = np.linalg.svd(Hc, full_matrices=False)
+    K, L = Hc @ Hc.T, Yc @ Yc.T
+    probe = Yc - Hc @ np.linalg.pinv(Hc, rtol=rtol) @ Yc
+    out = {
+        "noise_fraction": 1.0 - np.sum(s[:k] ** 2) / np.sum(s**2),
+        "cka": np.sum(K * L) / (np.linalg.norm(K) * np.linalg.norm(L)),
+        "probe_mse": np.mean(probe**2),
+        "stable_rank_h": np.sum(s**2) / s[0] ** 2,
+        "alignment": None,
+        "stable_rank_w": None,
+    }
+    if W is not None:
+        _, sw, vtw = np.linalg.svd(W)
+        rank = int(np.sum(sw > max(W.shape) * np.finfo(float).eps * sw[0]))
+        cosines = np.linalg.svd(vt[:k] @ vtw[: min(k, rank)].T, compute_uv=False)
+        out |= {"alignment": np.mean(cosines), "stable_rank_w": np.sum(sw**2) / sw[0] ** 2}
+    return out

@@ -1,8 +1,10 @@
 """NRC metrics (paper §3.1): streaming statistics, the report and its flat row, NRC3's optimal
-γ, the target covariance, feature capture and layer probes."""
+γ, the target covariance, feature capture and layer probes; Deep NRC at any layer and the
+intrinsic dimension (docs/metrics.md)."""
 
 from nrc.metrics.capture import FeatureCapture
 from nrc.metrics.convention import FEATURE_CONVENTIONS, TARGET_CONVENTIONS, Convention
+from nrc.metrics.layers import LayerReport, LayerStats, layer_report
 from nrc.metrics.nrc3 import nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.metrics.probes import Captured, LayerProbe
 from nrc.metrics.report import CollapseReport, Moments
@@ -21,9 +23,12 @@ __all__ = [
     "Convention",
     "FeatureCapture",
     "LayerProbe",
+    "LayerReport",
+    "LayerStats",
     "Moments",
     "check_target_covariance",
     "compute",
+    "layer_report",
     "nrc3_at",
     "optimal_gamma",
     "report_to_row",

@@ -32,6 +32,8 @@ _FIELD_INPUTS = {
     "residual_whiteness": "residuals",
     "mse": "residuals",
     "r2": "residuals",
+    "alignment": "W_next",
+    "stable_rank_w": "W_next",
 }
 
 
@@ -213,7 +215,7 @@ def _energy_by_direction(gram: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return np.clip(np.einsum("ij,ij->j", basis, gram @ basis), 0.0, None)
 
 
-def _tail_sums(energy: np.ndarray) -> np.ndarray:
+def tail_sums(energy: np.ndarray) -> np.ndarray:
     """``out[k]`` = energy outside the first k directions, summed from the smallest terms up."""
     return np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
 
@@ -232,7 +234,7 @@ class FeatureGeometry:
     def outside(self, basis: np.ndarray) -> np.ndarray:
         """``out[k]``: the energy of G outside the first k columns of the orthonormal ``basis``
         (NRC1 for the principal directions, NRC2 for a basis led by row(W))."""
-        return _tail_sums(_energy_by_direction(self.gram, basis)) / self.scale
+        return tail_sums(_energy_by_direction(self.gram, basis)) / self.scale
 
 
 def feature_geometry(moments: Moments, convention: Convention) -> FeatureGeometry:
