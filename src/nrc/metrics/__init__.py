@@ -4,6 +4,7 @@ intrinsic dimension (docs/metrics.md)."""
 
 from nrc.metrics.capture import FeatureCapture
 from nrc.metrics.convention import FEATURE_CONVENTIONS, TARGET_CONVENTIONS, Convention
+from nrc.metrics.intrinsic import intrinsic_dimension
 from nrc.metrics.layers import LayerReport, LayerStats, layer_report
 from nrc.metrics.nrc3 import nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.metrics.probes import Captured, LayerProbe
@@ -28,6 +29,7 @@ __all__ = [
     "Moments",
     "check_target_covariance",
     "compute",
+    "intrinsic_dimension",
     "layer_report",
     "nrc3_at",
     "optimal_gamma",
