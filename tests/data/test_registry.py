@@ -1,15 +1,13 @@
-"""The dataset registry: one spec per name, cheap to import, and no import circle in nrc.data."""
+"""The dataset registry: one spec per name, cheap to import (the import graph of the whole package
+is checked in tests/test_imports.py)."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import nrc.data
 from nrc.data import registry
 
 HEAVY = ("gymnasium", "mujoco", "h5py", "minari", "torch", "PIL", "pyarrow", "stable_baselines3")
@@ -60,43 +58,3 @@ def test_specs_hold_the_paper_rows_grids_and_analogues() -> None:
     assert fingertip.wd_grid == (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
     assert registry.spec("hopper-height").paper == "carla-1d"
     assert all(0.0 in s.wd_grid and s.paper_row.n == s.n for s in registry.SPECS.values())
-
-
-def imports(path: Path) -> set[str]:
-    """The nrc.data modules that module file `path` imports (at any level)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nrc.data"):
-            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("nrc.data")}
-    return found
-
-
-def module_name(path: Path, src: Path) -> str:
-    """The dotted module name of `path` under the source folder `src`."""
-    return ".".join(path.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
-
-
-def test_the_data_package_has_no_import_circle() -> None:
-    root = Path(nrc.data.__file__).parent
-    modules = {
-        "nrc."
-        + ".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
-        for p in root.rglob("*.py")
-    }
-    graph = {name: imports(path) & set(modules) - {name} for name, path in modules.items()}
-    state: dict[str, int] = {}
-
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == 1:
-            raise AssertionError(f"import circle: {' -> '.join([*trail, name])}")
-        if state.get(name) == 2:
-            return
-        state[name] = 1
-        for other in sorted(graph[name]):
-            visit(other, [*trail, name])
-        state[name] = 2
-
-    for name in sorted(graph):
-        visit(name, [])

@@ -10,12 +10,30 @@ import pandas as pd
 import pytest
 
 from nrc.cli import main
-from nrc.experiments.reproduce import MODULES, reproduce
 from nrc.experiments.plan import plan_for
+from nrc.experiments.reproduce import MODULES, reproduce
 from nrc.experiments.runs import execute
 
 TINY = {"epochs": 20, "eval_every": 10, "checkpoint_every": 20, "width": 16, "train_size": 200}
 TINY |= {"test_size": 40}
+
+
+TINY_IMAGES = {"epochs": 2, "eval_every": 1, "checkpoint_every": 2, "train_size": 40}
+TINY_IMAGES |= {"test_size": 8, "image_size": 16, "batch_size": 20}
+
+
+def write_carla(root: Path) -> None:
+    """Tiny CARLA-layout files (random frames and targets) under `root`/carla."""
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for part, frames in (("SeqTrain", 48), ("SeqVal", 16)):
+        folder = root / "carla" / part
+        folder.mkdir(parents=True)
+        with h5py.File(folder / "data_00000.h5", "w") as f:
+            f["rgb"] = rng.integers(0, 256, size=(frames, 88, 200, 3), dtype=np.uint8)
+            f["targets"] = rng.normal(size=(frames, 28)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +92,6 @@ def test_failed_runs_are_reported_and_the_rest_rendered(tmp_path, capsys) -> Non
 def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> None:
     """An image-only plan (CARLA layout files written here): WD sweep with ResNet-18, Figs. 2,
     3, 4, 5, 8, 11 and Table 1 made; the MuJoCo-only figures left out, not failed."""
-    import h5py
     import numpy as np
 
     from nrc.experiments.common import Context
@@ -83,16 +100,9 @@ def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> Non
 
     monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path / "data"))
     assert "carla-2d" not in default_datasets()
-    rng = np.random.default_rng(0)
-    for part, frames in (("SeqTrain", 48), ("SeqVal", 16)):
-        folder = tmp_path / "data" / "carla" / part
-        folder.mkdir(parents=True)
-        with h5py.File(folder / "data_00000.h5", "w") as f:
-            f["rgb"] = rng.integers(0, 256, size=(frames, 88, 200, 3), dtype=np.uint8)
-            f["targets"] = rng.normal(size=(frames, 28)).astype(np.float32)
+    write_carla(tmp_path / "data")
     assert "carla-2d" in default_datasets() and "utkface" not in default_datasets()
-    tiny = {"epochs": 2, "eval_every": 1, "checkpoint_every": 2, "train_size": 40, "test_size": 8}
-    tiny |= {"image_size": 16, "batch_size": 20}
+    tiny = TINY_IMAGES
     plan = plan_for("quick", ("carla-2d",), tiny)
     assert [name.split("/")[0] for name, _ in points(plan)] == ["wd"] * 3
     out = tmp_path / "out"
@@ -111,3 +121,48 @@ def test_image_dataset_reproduction_on_carla_files(tmp_path, monkeypatch) -> Non
     _, eps_final, _ = residuals(Context(results, out), "carla-2d")
     final = results.main("carla-2d").iloc[-1]
     assert np.mean(eps_final**2) == pytest.approx(final.train_mse, rel=1e-5)
+
+
+def test_the_parent_process_reads_each_dataset_file_at_most_once(tmp_path, monkeypatch) -> None:
+    """One serial reproduction of a MuJoCo and an image set: every file of a dataset is opened
+    once (all runs share one load; Table 1, Fig. 11, the UFM phase diagram and the report read
+    what the runs stored)."""
+    from collections import Counter
+
+    from nrc.data import files
+
+    monkeypatch.setenv("NRC_DATA_DIR", str(tmp_path / "data"))
+    write_carla(tmp_path / "data")
+    reads: Counter[str] = Counter()
+
+    def counting(name):  # type: ignore[no-untyped-def]
+        original = getattr(files, name)
+
+        def read(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+            reads[f"{name}:{Path(path).resolve()}"] += 1
+            return original(path, *args, **kwargs)
+
+        return read
+
+    for name in ("hdf5", "read_json", "minari_dataset", "parquet", "picture"):
+        monkeypatch.setattr(files, name, counting(name))
+    overrides = {k: v for k, v in TINY_IMAGES.items() if k != "image_size"} | {"width": 16}
+    reproduce("quick", ("reacher", "carla-2d"), tmp_path / "out", overrides=overrides,
+              phase_points_per_decade=1)  # fmt: skip
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["runs_failed"] == 0 and summary["artifacts"]["table1"]["error"] is None
+    assert {k.split(":")[0] for k in reads} >= {"hdf5", "read_json", "minari_dataset"}
+    assert max(reads.values()) == 1, reads
+
+
+def test_every_option_is_checked_before_any_work(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr("nrc.experiments.runs.prepare", lambda plan: pytest.fail("work started"))
+    monkeypatch.setattr(
+        "nrc.experiments.reproduce.execute", lambda *a, **k: pytest.fail("work started")
+    )
+    base = ["reproduce", "--datasets", "reacher-fingertip", "--out", str(tmp_path / "o")]
+    for bad in (["--jobs", "0"], ["--phase-points", "0"], ["--set", "lr=-1"]):
+        assert main([*base, *bad]) == 2
+        assert capsys.readouterr().err.startswith("nrc: error:")
+    assert main(["reproduce", "--datasets", "reacher,nope", "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()

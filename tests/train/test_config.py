@@ -1,4 +1,4 @@
-"""Config validation, overrides and presets (paper.md §5.1 Table 2)."""
+"""Config validation, overrides and presets (paper Table 2)."""
 
 from __future__ import annotations
 

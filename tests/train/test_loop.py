@@ -19,7 +19,7 @@ from tests.train.conftest import make_data
 
 
 def _nrc1_reference(h: np.ndarray, n: int) -> float:
-    """Paper §3.1 / spec §2.2: PCA of centred H, project the row-normalised uncentred H̃."""
+    """Paper §3.1: PCA of centred H, project the row-normalised uncentred H̃."""
     centred = h - h.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     p = vt[:n].T @ vt[:n]
@@ -50,7 +50,7 @@ def test_evaluation_row_matches_direct_computation(
 def test_weight_decay_equals_explicit_l2_on_all_parameters(
     tiny: TrainConfig, data: SimpleNamespace
 ) -> None:
-    """Authors' loss 0.5·MSE + 0.5·λ·Σ‖p‖² (paper.md §5.1) vs SGD(weight_decay=λ): one step each."""
+    """Authors' loss 0.5·MSE + 0.5·λ·Σ‖p‖² (Table 2) vs SGD(weight_decay=λ): one step each."""
     a, b = build_model(tiny, (5,), 2), build_model(tiny, (5,), 2)
     x, y = data.x_train[:32], data.y_train[:32]
     opt = make_optimizer(tiny, a)
@@ -232,7 +232,7 @@ def test_ufm_run_reports_nrc3_at_gamma_c(
 def test_image_inputs_train_a_resnet_through_the_same_trainer(
     tiny: TrainConfig, tmp_path: Path
 ) -> None:
-    """4-D inputs (N×C×H×W) train `model=resnet18` through run() (issue 7)."""
+    """4-D inputs (N×C×H×W) train `model=resnet18` through run()."""
 
     g = torch.Generator().manual_seed(0)
     images = SimpleNamespace(

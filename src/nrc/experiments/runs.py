@@ -35,7 +35,8 @@ def execute(plan: Plan, root: Path, jobs: int = 1) -> Results:
     """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first),
     and gather the tables by group."""
     launcher = launcher_for(jobs)
-    prepare(plan)
+    if jobs > 1:  # a serial launch renders on first load, in this process
+        prepare(plan)
     todo = sorted(points(plan), key=lambda p: _order(p[1]))
     log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
     result = run_points(todo, Path(root), launcher=launcher)

@@ -23,7 +23,7 @@ from nrc.models.mlp import RegressionModel
 from nrc.train.config import TrainConfig
 from nrc.train.loop import Callback, Loop
 from nrc.train.setup import Tensors
-from nrc.train.store import RESIDUALS, RunStore
+from nrc.train.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +171,9 @@ class RunWriter(Callback):
             self._save(loop)
 
     def on_end(self, loop: Loop) -> None:
-        rows = self.monitor.rows
-        residuals = {k: v.double().numpy() for k, v in self.monitor.residuals.items()}
-        self.store.write_arrays(
-            RESIDUALS, residuals | {"y_train": loop.data.y_train.double().numpy()}
-        )
+        rows, residuals = self.monitor.rows, self.monitor.residuals
+        if {"initial", "final"} <= set(residuals):  # a run resumed from an older nrc lacks one
+            self.store.write_residuals(residuals["initial"], residuals["final"], loop.data.y_train)
         wwt = np.array([row_matrix(r, "wwt") for r in rows])
         self.store.finish(rows, wwt, loop.elapsed)
 

@@ -27,7 +27,7 @@ IMAGE_NORMALIZATIONS = ("unit", "imagenet")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A training run (paper.md §5.1 for the defaults, which are Table 2 on Reacher).
+    """A training run (the defaults are the paper's Table 2 on Reacher).
 
     Model: `mlp` (Table 2, vector inputs) or `resnet18`/`resnet34` (Table 3, image inputs; the
     ImageNet stem unless `small_input`, weights from a torchvision file `pretrained`).

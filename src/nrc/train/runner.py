@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nrc.models.mlp import RegressionModel
-from nrc.train.callbacks import CollapseMonitor, Progress, RunWriter
+from nrc.train.callbacks import CollapseMonitor, Progress, RunWriter, measure
 from nrc.train.config import TrainConfig, to_dict, validate
 from nrc.train.loop import Loop
 from nrc.train.setup import RunData, build_model, training_data
@@ -72,11 +72,31 @@ def _prepare(
     return prepared, model_factory(config, shape, prepared.tensors.y_train.shape[1])
 
 
+def _write_missing_artifacts(
+    store: RunStore, config: TrainConfig, data: RunData, model_factory: ModelFactory
+) -> None:
+    """Write the data and residual artifacts that a run begun by an older nrc lacks (the caller
+    holds the lock): the data it trained on, and the residuals of its initial model (rebuilt
+    from the seed) and of its final checkpoint, measured as its evaluations were."""
+    state = store.read_checkpoint()
+    if state is None or state["epoch"] != config.epochs:
+        raise ValueError(f"run {store.path}: no final checkpoint (epoch {config.epochs})")
+    log.info("run %s: writing the artifacts it predates (data, residuals)", store.path)
+    shape = tuple(data.tensors.x_train.shape[1:])
+    model = model_factory(config, shape, data.tensors.y_train.shape[1])
+    initial = measure(model, data.tensors, config)[1]
+    model.load_state_dict(state["model"])  # type: ignore[attr-defined]
+    final = measure(model, data.tensors, config)[1]
+    store.write_data(data.info, data.raw_targets)
+    store.write_residuals(initial, final, data.tensors.y_train)
+
+
 def _train(
     store: RunStore,
     config: TrainConfig,
     data: RunData,
     model: RegressionModel,
+    model_factory: ModelFactory,
     progress: bool,
 ) -> Path:
     """Train (or continue) the locked run in `store` to its last epoch."""
@@ -100,6 +120,8 @@ def _train(
             log.info("resuming run %s at epoch %d", store.path, loop.epoch)
         loop.run()
         assert len(monitor.rows) == expected_rows(config)
+        if not store.has_artifacts():  # resumed from a checkpoint of an older nrc
+            _write_missing_artifacts(store, config, data, model_factory)
         return store.path
 
 
@@ -125,16 +147,19 @@ def run(
         _check_same_config(store, config)
         if store.is_complete():
             log.info("run %s is complete; reusing it", store.path)
-            return store.path
+            if store.has_artifacts():
+                return store.path
     prepared, model = _prepare(config, data, model_factory)
     with store.locked():
         if store.has_config():
             _check_same_config(store, config)
             if store.is_complete():
+                if not store.has_artifacts():
+                    _write_missing_artifacts(store, config, prepared, model_factory)
                 return store.path
         else:
             store.write_config(config)
-        return _train(store, config, prepared, model, progress)
+        return _train(store, config, prepared, model, model_factory, progress)
 
 
 def resume(
@@ -152,4 +177,4 @@ def resume(
         return store.path
     prepared, model = _prepare(config, data, model_factory)
     with store.locked():
-        return _train(store, config, prepared, model, progress)
+        return _train(store, config, prepared, model, model_factory, progress)

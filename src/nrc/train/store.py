@@ -185,6 +185,17 @@ class RunStore:
         write_json(self.file(DATA), dict(info))
         self.write_arrays(TARGETS, {"y_train": y_train})
 
+    def write_residuals(
+        self, initial: torch.Tensor, final: torch.Tensor, y_train: torch.Tensor
+    ) -> None:
+        """The residuals artifact: ŷ − y of the first and last evaluation and the targets."""
+        arrays = {"initial": initial, "final": final, "y_train": y_train}
+        self.write_arrays(RESIDUALS, {k: v.double().numpy() for k, v in arrays.items()})
+
+    def has_artifacts(self) -> bool:
+        """Whether the data and residual artifacts exist (runs of older nrc versions lack them)."""
+        return all(self.file(name).is_file() for name in (DATA, TARGETS, RESIDUALS))
+
     def read_data(self) -> dict[str, Any]:
         """data.json of the run."""
         path = self.file(DATA)
