@@ -1,4 +1,4 @@
-"""Images/s of ResNet-18 training at 64x64: the nrc path against a bare loop (issue 7).
+"""Images/s of ResNet-18 training at 64x64: the nrc path against a bare loop.
 
 Both train the same freshly seeded network for whole epochs over the same rendered images
 (`reacher-fingertip`, n = 2):

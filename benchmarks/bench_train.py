@@ -1,4 +1,4 @@
-"""Training throughput (issue 5): the trainer against a bare loop and an authors'-style loop, and
+"""Training throughput: the trainer against a bare loop and an authors'-style loop, and
 a weight-decay grid of K models stacked with torch.func against K separate runs.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_train.py [--epochs 100] [--k 8]

@@ -1,4 +1,4 @@
-"""The MLP of Table 2 and its penultimate-activation option (paper.md §5.1, notes.md §5)."""
+"""The MLP of Table 2 and its penultimate-activation option (paper Table 2; docs/training.md)."""
 
 from __future__ import annotations
 

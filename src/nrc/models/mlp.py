@@ -1,4 +1,4 @@
-"""The MuJoCo MLP of the paper (Table 2, paper.md §5.1) with its ambiguities as explicit options."""
+"""The MuJoCo MLP of the paper (Table 2), its ambiguities as explicit options (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-# Activation after the LAST hidden layer, i.e. on the penultimate features h (notes.md §5): a ReLU
-# keeps h non-negative and blocks the paper's NRC1; the authors' final runs used LeakyReLU.
+# Activation after the LAST hidden layer, i.e. on the penultimate features h: a ReLU keeps h
+# non-negative and can block the paper's NRC1; the authors' final runs used LeakyReLU
+# (docs/training.md, "Activation").
 ACTIVATIONS = ("relu", "leaky_relu", "none")
 
 

@@ -3,10 +3,10 @@
 The paper trains ResNet-18 (CARLA) and ResNet-34 (UTKFace) whose classifier is replaced by a linear
 layer 512 -> n; the features h are the 512-d output of the final ReLU after global average pooling.
 
-torchvision cannot be imported beside the torch used here (notes §6), so the networks are written
-out, with torchvision's module names and tensor shapes (conv1, bn1, relu, maxpool, layer1..layer4 of
-BasicBlocks, avgpool, fc) and its initialisation: a torchvision or ImageNet state dict loads with
-`load_pretrained`. The head is `fc` in the state dict and `.head` in code.
+torchvision cannot be imported beside the torch used here (docs/images.md), so the networks are
+written out, with torchvision's module names and tensor shapes (conv1, bn1, relu, maxpool,
+layer1..layer4 of BasicBlocks, avgpool, fc) and its initialisation: a torchvision or ImageNet
+state dict loads with `load_pretrained`. The head is `fc` in the state dict and `.head` in code.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class ResNetRegressor(nn.Module):
     the same resolution.
 
     `activation` is the one on the features (after the last block's residual sum): "relu" is the
-    paper's (Table 3); "leaky_relu" and "none" are the variants of notes §5 (parameter-free, so
-    the state dict is unchanged).
+    paper's (Table 3); "leaky_relu" and "none" are the variants of docs/training.md
+    (parameter-free, so the state dict is unchanged).
     """
 
     def __init__(
