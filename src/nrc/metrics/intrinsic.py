@@ -73,7 +73,7 @@ def _subsample(x: torch.Tensor, max_points: int | None, seed: int) -> torch.Tens
     return x[rows.to(x.device)]
 
 
-def two_nearest(x: torch.Tensor, tile: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _two_nearest(x: torch.Tensor, tile: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Distances (r1, r2) of every row of ``x`` (N×D, float64, distinct rows) to its first and
     second nearest other row, exact, computed ``tile`` query rows at a time."""
     n = x.shape[0]
@@ -140,7 +140,7 @@ def intrinsic_dimension(
     if x.shape[1] == 0:
         raise ValueError(f"X: shape {tuple(x.shape)} has no columns")
     x = _subsample(_distinct_points(x, "X"), max_points, seed)
-    r1, r2 = two_nearest(x, tile)
+    r1, r2 = _two_nearest(x, tile)
     if not bool((r1 > 0).all()):
         raise ValueError("X: distinct points closer than float64 resolves (distance 0); rescale X")
     return _estimate(torch.log(r2 / r1), fit, discard_fraction, "X")
