@@ -1,8 +1,8 @@
-"""Benchmark of the metrics engine (issue 2): time and peak memory of
+"""Benchmark of the metrics engine: time and peak memory of
 
 (a) the streaming engine (CollapseStats over batches of 8,192 rows, then compute),
 (b) an authors'-style in-memory path: full SVD of the centred M×d features, dense projection
-    matrices for NRC1/NRC2 and a 1000-point γ grid for NRC3 (notes §1),
+    matrices for NRC1/NRC2 and a 1000-point γ grid for NRC3 (docs/benchmarks.md),
 (c) the floor: one H.T @ H GEMM on the same data (float32 as stored, and float64).
 
 Each measurement runs in a fresh subprocess so that peak RSS is its own. The streaming engine

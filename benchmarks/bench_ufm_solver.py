@@ -14,6 +14,7 @@ import time
 import numpy as np
 import torch
 
+from nrc.metrics import target_covariance
 from nrc.ufm import minimize, objective, relative_gap, solve
 from nrc.ufm.solver import _initial_point, _variable_scales
 
@@ -21,8 +22,7 @@ torch.set_num_threads(1)
 rng = np.random.default_rng(0)
 M, N, D = 200, 3, 64
 Y = rng.normal(size=(M, N)) @ (rng.normal(size=(N, N)) + np.eye(N)) + 1.0
-YC = Y - Y.mean(0)
-SIG = YC.T @ YC / M
+SIG = target_covariance(Y)
 EIG = np.sort(np.linalg.eigvalsh(SIG))
 CS = {
     "full_rank c=0.01 lmin": 0.01 * EIG[0],

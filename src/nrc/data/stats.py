@@ -8,6 +8,7 @@ import torch
 
 from nrc.data.registry import IMAGE_INPUT, STATE
 from nrc.data.types import Table1Row
+from nrc.metrics import target_covariance
 
 
 def input_type(x: torch.Tensor) -> str:
@@ -29,7 +30,7 @@ def table1_row(name: str, y: np.ndarray | torch.Tensor, input_type: str = STATE)
     constant = np.flatnonzero(np.ptp(y, axis=0) == 0)
     if len(constant):
         raise ValueError(f"{name}: target column(s) {constant.tolist()} are constant")
-    sigma = np.atleast_2d(np.cov(y, rowvar=False, bias=True))
+    sigma = target_covariance(y, name)
     n = y.shape[1]
     corr = np.atleast_2d(np.corrcoef(y, rowvar=False)) if n > 1 else np.ones((1, 1))
     upper = np.triu_indices(n, k=1)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from nrc.experiments.common import Artifact, Context
-from nrc.metrics import sqrtm_psd
+from nrc.metrics import sqrtm_psd, target_covariance
 from nrc.plots import save_figure, subplots
 
 
 def zca(y: np.ndarray) -> np.ndarray:
     """ZCA-whitened targets Σ^{-½}(y − ȳ) (paper App. B)."""
-    yc = y - y.mean(0)
-    return yc @ np.linalg.inv(sqrtm_psd(yc.T @ yc / len(y)))
+    return (y - y.mean(0)) @ np.linalg.inv(sqrtm_psd(target_covariance(y)))
 
 
 def residuals(ctx: Context, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
