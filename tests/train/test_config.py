@@ -48,6 +48,12 @@ from nrc.train.presets import PAPER_WD_GRIDS
         ({"target_scaling": "log"}, "target_scaling"),
         ({"image_size": 4}, "image_size"),
         ({"image_normalization": "cifar"}, "image_normalization"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"layers": "first"}, "layers"),
+        ({"layers": []}, "layers"),
+        ({"layers": ["fc", "fc"]}, "layers"),
+        ({"layers": [""]}, "layers"),
+        ({"snapshots": "linear"}, "snapshots"),
     ],
 )
 def test_bad_values_fail_naming_the_key(values: dict, key: str) -> None:
@@ -131,3 +137,9 @@ def test_image_presets_are_table3_and_cover_every_image_dataset() -> None:
         assert 0.0 in PAPER_WD_GRIDS[name]
     with pytest.raises(ValueError, match="defined for datasets"):
         preset("quick", "imagenet")
+
+
+def test_layer_lists_round_trip_as_tuples() -> None:
+    config = from_dict({"layers": ["body.0", "body.2"], "dtype": "float64"})
+    assert config.layers == ("body.0", "body.2") and config.dtype == "float64"
+    assert from_dict(dataclasses.asdict(config)) == config

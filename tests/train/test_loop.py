@@ -334,3 +334,19 @@ def test_recalibrated_batchnorm_holds_the_training_set_statistics(tiny: TrainCon
     before = [p.clone() for p in model.parameters()]
     recalibrate_batchnorm(model, x, batch_size=16)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_float64_runs_train_and_measure_in_float64(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
+) -> None:
+    """dtype=float64 puts model and data in float64; the float32 default keeps float32."""
+    from nrc.train import training_data
+
+    wide = dataclasses.replace(tiny, dtype="float64")
+    assert build_model(wide, (5,), 2).head.weight.dtype == torch.float64
+    assert training_data(wide, data).tensors.x_train.dtype == torch.float64
+    assert training_data(tiny, data).tensors.x_train.dtype == torch.float32
+    rows64 = load_run(run(wide, tmp_path / "f64", data=data))[1]
+    rows32 = load_run(run(tiny, tmp_path / "f32", data=data))[1]
+    assert rows64.train_mse.iloc[-1] == pytest.approx(rows32.train_mse.iloc[-1], rel=1e-4)
+    assert not rows64.train_mse.equals(rows32.train_mse)

@@ -23,6 +23,9 @@ REGULARIZATIONS = ("weight_decay", "ufm")
 MODELS = ("mlp", "resnet18", "resnet34")
 TARGET_SCALINGS = ("none", "standardize", "minmax")
 IMAGE_NORMALIZATIONS = ("unit", "imagenet")
+DTYPES = ("float32", "float64")
+SNAPSHOTS = ("none", "log")
+TUPLE_FIELDS = ("milestones", "layers")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class TrainConfig:
     pixels with ImageNet's channel statistics (for pretrained backbones), "unit" keeps [0, 1].
     `recalibrate_bn` recomputes BatchNorm's running statistics over the training set before each
     evaluation ("precise BN"), so that eval-mode features belong to the current weights.
+    `dtype` is the floating type of the model and the data ("float32", or "float64" for exact
+    comparisons). `layers` says where collapse is measured: "last" (the head's input, paper
+    §3.1), "all" (every hidden layer, docs/training.md "Every layer") or a list of module names.
+    `snapshots` "log" keeps the model at log-spaced epochs for measuring afterwards (`nrc
+    analyze`).
 
     Regularisation (paper §1, §5.3): `weight_decay` adds (wd/2)·‖p‖² over all parameters, biases
     included, as the authors' code; `ufm` adds (lambda_h/2)·‖H_batch‖²_F/B + (lambda_w/2)·‖W‖²_F
@@ -73,6 +81,9 @@ class TrainConfig:
     eval_batch_size: int = 4096
     convention: str = "normalized"
     recalibrate_bn: bool = False
+    dtype: str = "float32"
+    layers: str | tuple[str, ...] = "last"
+    snapshots: str = "none"
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -107,6 +118,22 @@ def _check_milestones(milestones: Any, epochs: int) -> None:
         raise ValueError(
             f"config key 'milestones' must be strictly increasing epochs in [1, {epochs}), "
             f"got {list(milestones)}"
+        )
+
+
+def _check_layers(layers: Any) -> None:
+    """Raise unless `layers` is "last", "all" or a non-empty tuple of distinct module names."""
+    if layers in ("last", "all"):
+        return
+    if (
+        not isinstance(layers, tuple)
+        or not layers
+        or not all(isinstance(name, str) and name for name in layers)
+        or len(set(layers)) != len(layers)
+    ):
+        raise ValueError(
+            f"config key 'layers' must be 'last', 'all' or a list of distinct module names, "
+            f"got {layers!r}"
         )
 
 
@@ -154,6 +181,9 @@ def validate(config: TrainConfig) -> TrainConfig:
             "config keys 'small_input'/'pretrained' apply to a ResNet; 'model' is 'mlp'"
         )
     _check_milestones(config.milestones, config.epochs)
+    _check_choice("dtype", config.dtype, DTYPES)
+    _check_choice("snapshots", config.snapshots, SNAPSHOTS)
+    _check_layers(config.layers)
     _check_choice("regularization", config.regularization, REGULARIZATIONS)
     _check_choice("convention", config.convention, FEATURE_CONVENTIONS)
     _check_float("lr", config.lr, positive=True)
@@ -186,8 +216,9 @@ def from_dict(values: dict[str, Any], base: TrainConfig | None = None) -> TrainC
     values = {
         k: float(v) if isinstance(v, int) and _is_float_field(k) else v for k, v in values.items()
     }
-    if isinstance(values.get("milestones"), list):
-        values["milestones"] = tuple(values["milestones"])
+    for name in TUPLE_FIELDS:
+        if isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
     return validate(dataclasses.replace(base or TrainConfig(), **values))
 
 

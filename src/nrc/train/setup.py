@@ -61,6 +61,11 @@ def check_tensors(data: Any) -> Tensors:
     return Tensors(**out)
 
 
+def as_dtype(data: Tensors, dtype: torch.dtype) -> Tensors:
+    """`data` in floating type `dtype` (the same tensors when they already are)."""
+    return Tensors(*(t.to(dtype) for t in (data.x_train, data.y_train, data.x_test, data.y_test)))
+
+
 def scale_targets(data: Tensors, how: str) -> tuple[Tensors, dict[str, list[float]]]:
     """Targets rescaled per column by statistics of the training targets (both splits alike).
 
@@ -97,10 +102,11 @@ def build_model(config: TrainConfig, in_shape: tuple[int, ...], out_dim: int) ->
                 f"config key 'model' is 'mlp' but dataset {config.dataset!r} has inputs of "
                 f"shape {tuple(in_shape)}; use model=resnet18 or resnet34 for images"
             )
-        return MLP(
+        mlp = MLP(
             in_shape[0], out_dim, depth=config.depth, width=config.width,
             activation=config.activation,
         )  # fmt: skip
+        return mlp.to(getattr(torch, config.dtype))
     if len(in_shape) != 3:
         raise ValueError(
             f"config key 'model' is {config.model!r} but dataset {config.dataset!r} has inputs "
@@ -111,7 +117,7 @@ def build_model(config: TrainConfig, in_shape: tuple[int, ...], out_dim: int) ->
     )
     if config.pretrained is not None:
         model.load_pretrained(config.pretrained)
-    return model
+    return model.to(getattr(torch, config.dtype))
 
 
 def load_dataset(config: TrainConfig) -> Any:
@@ -144,6 +150,7 @@ def training_data(config: TrainConfig, data: Any | None = None) -> RunData:
     loaded = load_dataset(config) if data is None else data
     raw = check_tensors(loaded)
     tensors, scaling = scale_targets(raw, config.target_scaling)
+    tensors = as_dtype(tensors, getattr(torch, config.dtype))
     info = {
         "dataset": config.dataset,
         "provenance": getattr(loaded, "provenance", None),
