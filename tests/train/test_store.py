@@ -222,3 +222,13 @@ def test_a_run_finished_by_an_older_nrc_gets_its_artifacts_written_on_reuse(
         assert set(again.files) == set(stored)
         for key, value in stored.items():
             np.testing.assert_array_equal(again[key], value)
+
+
+@pytest.mark.parametrize("name", ["metrics.parquet", "config.json", "summary.json"])
+def test_a_damaged_run_file_is_an_error_naming_it(
+    tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path, name: str
+) -> None:
+    run_dir = run(tiny, tmp_path / "r", data=data)
+    (run_dir / name).write_bytes(b"\x00\xff garbage")
+    with pytest.raises(ValueError, match=rf"{name}: corrupt"):
+        run(tiny, run_dir, data=data)
