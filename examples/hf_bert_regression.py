@@ -1,8 +1,7 @@
 """Hugging Face: a small random-weight BERT regressor (nothing downloaded) with CollapseCallback.
-Usage: python examples/hf_bert_regression.py [--steps 60] [--samples 256] [--out out/hf]"""
+Usage: python examples/hf_bert_regression.py [--steps 60] [--samples 256]"""
 
 import argparse
-from pathlib import Path
 
 import torch
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
@@ -10,9 +9,7 @@ from transformers import BertConfig, BertForSequenceClassification, Trainer, Tra
 from nrc.integrations.transformers import CollapseCallback
 
 
-class Tokens(torch.utils.data.Dataset):
-    """Random token sequences; targets: the mean and the spread of the token ids (n = 2)."""
-
+class Tokens(torch.utils.data.Dataset):  # random tokens; targets: mean and spread of the ids
     def __init__(self, samples: int, seed: int, vocab: int = 64, length: int = 12) -> None:
         g = torch.Generator().manual_seed(seed)
         self.ids = torch.randint(1, vocab, (samples, length), generator=g)
@@ -39,28 +36,21 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--samples", type=int, default=256)
-    p.add_argument("--out", type=Path, default=Path("out/hf"))
     args = p.parse_args()
-    callback = CollapseCallback()  # finds model.classifier
     trainer = Trainer(
         model=build_model(),
         args=TrainingArguments(
-            output_dir=str(args.out), max_steps=args.steps, eval_strategy="steps",
+            output_dir="out/hf", max_steps=args.steps, eval_strategy="steps",
             eval_steps=args.steps // 2, learning_rate=1e-3, per_device_train_batch_size=32,
             save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True,
         ),
         train_dataset=Tokens(args.samples, seed=0), eval_dataset=Tokens(64, seed=1),
-        callbacks=[callback],
+        callbacks=[CollapseCallback()],  # finds model.classifier
     )  # fmt: skip
     trainer.train()
     metrics = trainer.evaluate()
-    print(
-        {
-            k: f"{v:.3g}"
-            for k, v in metrics.items()
-            if k.split("/")[-1] in ("nrc1", "nrc2", "nrc3", "r2")
-        }
-    )
+    keys = ("eval_loss", "eval_nrc/nrc1", "eval_nrc/nrc2", "eval_nrc/nrc3", "eval_nrc/r2")
+    print({k: f"{metrics[k]:.3g}" for k in keys})
 
 
 if __name__ == "__main__":

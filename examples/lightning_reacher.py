@@ -51,10 +51,8 @@ def main() -> None:
     )  # fmt: skip
     trainer.fit(module, loader)
     if trainer.is_global_zero:
-        last = monitor.history[-1]
-        print(
-            {k: f"{last[k]:.3g}" for k in ("epoch", "nrc/nrc1", "nrc/nrc2", "nrc/nrc3", "nrc/r2")}
-        )
+        keys = ("epoch", "nrc/nrc1", "nrc/nrc2", "nrc/nrc3", "nrc/r2")
+        print({k: f"{monitor.history[-1][k]:.3g}" for k in keys})
         torch.save(module.model.state_dict(), args.out / "model.pt")
 
 

@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from nrc import __version__
+
 # Modules defining `register(subparsers)`; each adds its sub-commands with set_defaults(func=...).
 COMMAND_MODULES = [
     "nrc.metrics.commands",
@@ -21,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered sub-command."""
     parser = argparse.ArgumentParser(prog="nrc", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"nrc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
