@@ -31,7 +31,6 @@ from nrc.metrics.report import (
     check_evr_k,
     check_finite,
     feature_geometry,
-    row_space_complement,
     tail_sums,
 )
 from nrc.metrics.schema import report_to_row
@@ -106,18 +105,25 @@ def _probe(
     return max(float(np.trace(sigma_y)) - explained, 0.0) / sigma_y.shape[0], int(kept.sum())
 
 
-def _alignment(
+def _next_map(
     vectors: np.ndarray, w: np.ndarray | None, k: int
-) -> tuple[float | None, str | None]:
-    """Mean cosine of the principal angles between the top-k feature directions and the top
-    right singular vectors of W (at most its rank of them)."""
+) -> tuple[float | None, str | None, float | None]:
+    """(alignment, its reason when undefined, stable rank of W) from one thin SVD of W.
+
+    The alignment is the mean cosine of the principal angles between the top-k feature
+    directions and the top right singular vectors of W (at most its rank of them); the stable
+    rank is ‖W‖²_F / σmax(W)².
+    """
     if w is None:
-        return None, "no W_next: the layer is not followed by a linear map"
-    basis, rank = row_space_complement(w)
+        return None, "no W_next: the layer is not followed by a linear map", None
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range W_next: check_finite
+        _, s, vt = np.linalg.svd(w, full_matrices=False)
+    tol = max(w.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
+    rank = int(np.sum(s > tol)) if s.size and s[0] > 0 else 0
     if rank == 0:
-        return None, "W_next = 0: it has no input subspace"
-    cosines = np.linalg.svd(vectors[:, :k].T @ basis[:, : min(k, rank)], compute_uv=False)
-    return float(np.mean(cosines)), None
+        return None, "W_next = 0: it has no input subspace", None
+    cosines = np.linalg.svd(vectors[:, :k].T @ vt[: min(k, rank)].T, compute_uv=False)
+    return float(np.mean(cosines)), None, float(np.sum(s**2) / s[0] ** 2)
 
 
 def _model_mse(moments: Moments) -> float | None:
@@ -160,16 +166,10 @@ def layer_report_from_moments(
     cov_h = moments.feature_covariance()
     cross = moments.cross_covariance()
     eig = np.clip(geometry.eigvals, 0.0, None)
-    alignment, reason = _alignment(geometry.vectors, w_next, k)
+    alignment, reason, stable_rank_w = _next_map(geometry.vectors, w_next, k)
     probe_mse, probe_rank = _probe(geometry, cross, sigma_y, rtol)
     model_mse = _model_mse(moments)
     outside_pcs = geometry.outside(geometry.vectors)
-    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range W_next: check_finite
-        stable_rank_w = (
-            None
-            if w_next is None or not np.any(w_next)
-            else float(np.sum(w_next**2)) / float(np.linalg.norm(w_next, 2)) ** 2
-        )
     report = LayerReport(
         count=moments.count,
         d=d,

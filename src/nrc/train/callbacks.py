@@ -9,7 +9,9 @@ paper's NRC3 protocol (App. A.3). `RunWriter` brings the run directory up to dat
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,8 +19,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nrc.metrics import CollapseStats, Convention, nrc3_at, optimal_gamma, sqrtm_psd
+from nrc.metrics import Convention, LayerProbe, LayerStats, nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.metrics.schema import row_matrix
+from nrc.models.layers import ProbePoint, probe_points
 from nrc.models.mlp import RegressionModel
 from nrc.train.config import TrainConfig
 from nrc.train.loop import Callback, Loop
@@ -53,35 +56,65 @@ def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int) ->
     model.train(was_training)
 
 
-@torch.no_grad()
-def measure(
-    model: RegressionModel, data: Tensors, config: TrainConfig
-) -> tuple[dict[str, Any], torch.Tensor]:
-    """One metrics row and the training residuals ŷ − y (M×n, float32) of the current model.
+@dataclass(frozen=True)
+class Measurement:
+    """One evaluation: the head's metrics row, one row per probed layer (none for
+    `layers="last"`) and the training residuals ŷ − y (M×n, in the model's dtype)."""
 
-    The row is the CollapseReport of the whole training set (`report.to_dict()`, with its MSE
-    and R² named train_mse and train_r2) plus the test MSE and the feature activation. The model
-    is measured in eval mode and put back into the mode it was in; with
-    `config.recalibrate_bn` the BatchNorm statistics are first recomputed over the training set.
+    row: dict[str, Any]
+    layers: list[dict[str, Any]]
+    residuals: torch.Tensor
+
+
+def _layer_rows(
+    stats: dict[str, LayerStats], points: dict[str, ProbePoint], convention: Convention
+) -> list[dict[str, Any]]:
+    """The Deep-NRC report of each probed layer as a row keyed by `layer`."""
+    rows = []
+    for name, point in points.items():
+        w_next = None if point.next_linear is None else point.next_linear.weight
+        report = stats[name].report(w_next, convention=convention)
+        rows.append({"layer": name} | report.to_dict())
+    return rows
+
+
+@torch.no_grad()
+def measure(model: RegressionModel, data: Tensors, config: TrainConfig) -> Measurement:
+    """The collapse measurement of the current model on the whole training set.
+
+    The row is the CollapseReport of the head (`report.to_dict()`, with its MSE and R² named
+    train_mse and train_r2) plus the test MSE and the feature activation. The layers of
+    `config.layers` (`nrc.models.layers.probe_points`) are measured in the same forward passes;
+    the layer followed by the head shares the head's statistics. The model is measured in eval
+    mode and put back into the mode it was in; with `config.recalibrate_bn` the BatchNorm
+    statistics are first recomputed over the training set.
     """
     if config.recalibrate_bn:
         recalibrate_batchnorm(model, data.x_train, config.batch_size)  # type: ignore[arg-type]
     was_training = model.training  # type: ignore[attr-defined]
     model.eval()  # type: ignore[attr-defined]
-    stats = CollapseStats()
+    points = probe_points(model, config.layers)  # type: ignore[arg-type]
+    head = model.head
+    stats = LayerStats()
+    probed = {name: p for name, p in points.items() if p.next_linear is not head}
+    layer_stats = {name: LayerStats() for name in probed} | {
+        name: stats for name in points if name not in probed
+    }
     bs = config.eval_batch_size
     residuals = []
-    for start in range(0, data.x_train.shape[0], bs):
-        h = model.features(data.x_train[start : start + bs])
-        predictions = model.head(h)
-        targets = data.y_train[start : start + bs]
-        stats.update(h, targets, predictions=predictions)
-        residuals.append(predictions - targets)
-    head = model.head
+    probe = LayerProbe({n: p.module for n, p in probed.items()}, pool="mean") if probed else None
+    with probe or contextlib.nullcontext():
+        for start in range(0, data.x_train.shape[0], bs):
+            h = model.features(data.x_train[start : start + bs])
+            predictions = head(h)
+            targets = data.y_train[start : start + bs]
+            stats.update(h, targets, predictions=predictions)
+            for name, captured in (probe.take() if probe else {}).items():
+                layer_stats[name].update(captured.output, targets, predictions)
+            residuals.append(predictions - targets)
     gamma_ufm = config.lambda_w * config.lambda_h if config.regularization == "ufm" else None
-    report = stats.compute(
-        head.weight, head.bias, gamma=gamma_ufm, convention=Convention(features=config.convention)
-    )
+    convention = Convention(features=config.convention)
+    report = stats.compute(head.weight, head.bias, gamma=gamma_ufm, convention=convention)
     sq_err = sum(
         float((model(data.x_test[s : s + bs]) - data.y_test[s : s + bs]).double().pow(2).sum())
         for s in range(0, data.x_test.shape[0], bs)
@@ -90,12 +123,12 @@ def measure(
     row = report.to_dict()
     row["train_mse"], row["train_r2"] = row.pop("mse"), row.pop("r2")
     row.update(test_mse=sq_err / data.y_test.numel(), activation=config.activation)
-    return row, torch.cat(residuals)
+    return Measurement(row, _layer_rows(layer_stats, points, convention), torch.cat(residuals))
 
 
 def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
-    """The metrics row of `measure` alone."""
-    return measure(model, data, config)[0]
+    """The head's metrics row of `measure` alone."""
+    return measure(model, data, config).row
 
 
 def paper_protocol(rows: list[dict[str, Any]]) -> tuple[float | None, list[float | None]]:
@@ -113,17 +146,25 @@ def paper_protocol(rows: list[dict[str, Any]]) -> tuple[float | None, list[float
 
 
 class CollapseMonitor(Callback):
-    """Measures collapse at each evaluation of a loop; keeps the rows and the first and last
-    training residuals (Fig. 11). `rows` may be seeded with those of a resumed run."""
+    """Measures collapse at each evaluation of a loop; keeps the head's rows, the probed layers'
+    rows and the first and last training residuals (Fig. 11). A resumed run seeds `rows` and
+    `layer_rows` with those its tables hold."""
 
-    def __init__(self, config: TrainConfig, rows: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, config: TrainConfig) -> None:
         self.config = config
-        self.rows: list[dict[str, Any]] = list(rows or [])
+        self.rows: list[dict[str, Any]] = []
+        self.layer_rows: list[dict[str, Any]] = []
         self.residuals: dict[str, torch.Tensor] = {}
 
     def on_evaluate(self, loop: Loop) -> None:
-        row, residuals = measure(loop.model, loop.data, self.config)
-        self.rows.append({"epoch": loop.epoch, "step": loop.step} | row)
+        measured = measure(loop.model, loop.data, self.config)
+        row, residuals, at = (
+            measured.row,
+            measured.residuals,
+            {"epoch": loop.epoch, "step": loop.step},
+        )
+        self.rows.append(at | row)
+        self.layer_rows += [at | layer for layer in measured.layers]
         if loop.epoch == 0:
             self.residuals["initial"] = residuals
         if loop.epoch == self.config.epochs:
@@ -159,7 +200,7 @@ class RunWriter(Callback):
 
     def _save(self, loop: Loop) -> None:
         state = loop.state() | {"monitor": self.monitor.state_dict()}
-        self.store.write_progress(self.monitor.rows, state)
+        self.store.write_progress(self.monitor.rows, state, self.monitor.layer_rows)
 
     def on_evaluate(self, loop: Loop) -> None:
         if loop.epoch == 0:
@@ -175,7 +216,7 @@ class RunWriter(Callback):
         if {"initial", "final"} <= set(residuals):  # a run resumed from an older nrc lacks one
             self.store.write_residuals(residuals["initial"], residuals["final"], loop.data.y_train)
         wwt = np.array([row_matrix(r, "wwt") for r in rows])
-        self.store.finish(rows, wwt, loop.elapsed)
+        self.store.finish(rows, wwt, loop.elapsed, self.monitor.layer_rows)
 
 
 class Progress(Callback):

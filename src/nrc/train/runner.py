@@ -84,9 +84,9 @@ def _write_missing_artifacts(
     log.info("run %s: writing the artifacts it predates (data, residuals)", store.path)
     shape = tuple(data.tensors.x_train.shape[1:])
     model = model_factory(config, shape, data.tensors.y_train.shape[1])
-    initial = measure(model, data.tensors, config)[1]
+    initial = measure(model, data.tensors, config).residuals
     model.load_state_dict(state["model"])  # type: ignore[attr-defined]
-    final = measure(model, data.tensors, config)[1]
+    final = measure(model, data.tensors, config).residuals
     store.write_data(data.info, data.raw_targets)
     store.write_residuals(initial, final, data.tensors.y_train)
 
@@ -116,6 +116,7 @@ def _train(
         else:
             loop.restore(state)
             monitor.rows = _restored_rows(store, config, loop.epoch)
+            monitor.layer_rows = [r for r in store.read_layer_rows() if r["epoch"] <= loop.epoch]
             monitor.load_state_dict(state.get("monitor", {}))
             log.info("resuming run %s at epoch %d", store.path, loop.epoch)
         loop.run()

@@ -3,6 +3,8 @@
 config.json      the resolved TrainConfig
 metrics.parquet  one row per evaluation (the row schema of `nrc.metrics.schema`, plus epoch,
                  step, train/test MSE, R², activation; at the end gamma_paper, nrc3_paper)
+layers.parquet   with `layers` other than "last": one row per evaluation and probed layer
+                 (epoch, step, layer and the LayerReport of `nrc.metrics.layers`)
 checkpoint.pt    the latest checkpoint (model, optimizer, RNG states, epoch); weights_only
 wwt.npz          the WWᵀ history (epochs, wwt: T×n×n), written at the end
 data.json        the data the run trained on: dataset, provenance, shapes, target scaling
@@ -36,6 +38,7 @@ from nrc.train.config import TrainConfig, from_dict, to_dict
 
 CONFIG = "config.json"
 METRICS = "metrics.parquet"
+LAYERS = "layers.parquet"
 WWT = "wwt.npz"
 CHECKPOINT = "checkpoint.pt"
 LOG = "train.log"
@@ -150,9 +153,24 @@ class RunStore:
             raise FileNotFoundError(f"{path}: the run has no metrics yet")
         return read_table(path)
 
-    def write_progress(self, rows: list[dict[str, Any]], state: dict[str, Any]) -> None:
-        """Table first, then checkpoint: the checkpoint's epoch never runs ahead of the table."""
+    def read_layer_rows(self) -> list[dict[str, Any]]:
+        """The per-layer rows written so far (empty if none)."""
+        path = self.file(LAYERS)
+        return read_table(path).to_dict("records") if path.is_file() else []
+
+    def _write_tables(self, rows: list[dict[str, Any]], layer_rows: list[dict[str, Any]]) -> None:
+        if layer_rows:
+            write_table(self.file(LAYERS), layer_rows)
         write_table(self.file(METRICS), rows)
+
+    def write_progress(
+        self,
+        rows: list[dict[str, Any]],
+        state: dict[str, Any],
+        layer_rows: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Tables first, then checkpoint: the checkpoint's epoch never runs ahead of a table."""
+        self._write_tables(rows, layer_rows or [])
         atomic_write(self.file(CHECKPOINT), lambda tmp: torch.save(state, tmp))
 
     def read_checkpoint(self) -> dict[str, Any] | None:
@@ -203,9 +221,15 @@ class RunStore:
             raise FileNotFoundError(f"{path}: the run has no {DATA} (trained by an older nrc?)")
         return read_json(path)
 
-    def finish(self, rows: list[dict[str, Any]], wwt: np.ndarray, elapsed: float) -> dict[str, Any]:
-        """Write the final table, the WWᵀ history and (last) the summary; returns the summary."""
-        write_table(self.file(METRICS), rows)
+    def finish(
+        self,
+        rows: list[dict[str, Any]],
+        wwt: np.ndarray,
+        elapsed: float,
+        layer_rows: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Write the final tables, the WWᵀ history and (last) the summary; returns the summary."""
+        self._write_tables(rows, layer_rows or [])
         epochs = np.array([r["epoch"] for r in rows])
         self.write_arrays(WWT, {"epochs": epochs, "wwt": wwt})
         last = {k: v for k, v in rows[-1].items() if isinstance(v, int | float | str) or v is None}
@@ -240,6 +264,10 @@ class RunStore:
             problems.append(f"last epoch {int(table['epoch'].iloc[-1])} != {config.epochs}")
         if "nrc3_paper" not in table.columns:
             problems.append("no paper-protocol column nrc3_paper")
+        if config.layers != "last":
+            layer_epochs = sorted({int(r["epoch"]) for r in self.read_layer_rows()})
+            if layer_epochs != sorted(int(e) for e in table["epoch"]):
+                problems.append(f"{LAYERS} does not cover every evaluation")
         if problems:
             raise ValueError(
                 f"run {self.path} is inconsistent ({'; '.join(problems)}); it is not reused — "
