@@ -50,7 +50,8 @@ def test_agrees_with_an_exact_kd_tree_reference(k: int, dim: int, fit: str) -> N
 def test_agrees_with_scikit_dimension(k: int, dim: int) -> None:
     """skdim's exact k-d-tree path (dim ≤ 25; above it skdim uses the Gram expansion, which
     loses ~1e-5 relative on 1-dim data far from the origin)."""
-    skdim = pytest.importorskip("skdim")
+    import skdim  # pinned in requirements.txt: an independent implementation from PyPI
+
     x = _subspace_points(k, dim, 1500, 10 + k)
     mle = skdim.id.TwoNN(discard_fraction=0.0, method="mle").fit(x).dimension_
     linear = skdim.id.TwoNN(discard_fraction=0.1, method="linear").fit(x).dimension_
