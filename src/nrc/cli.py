@@ -13,6 +13,7 @@ from nrc import __version__
 COMMAND_MODULES = [
     "nrc.metrics.commands",
     "nrc.train.commands",
+    "nrc.train.analyze",
     "nrc.data.commands",
     "nrc.ufm.commands",
     "nrc.experiments.commands",

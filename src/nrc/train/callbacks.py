@@ -26,7 +26,7 @@ from nrc.models.mlp import RegressionModel
 from nrc.train.config import TrainConfig
 from nrc.train.loop import Callback, Loop
 from nrc.train.setup import Tensors
-from nrc.train.store import RunStore
+from nrc.train.store import RunStore, snapshot_epochs
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +193,23 @@ class CollapseMonitor(Callback):
 
 class RunWriter(Callback):
     """Keeps `store` up to date with `monitor`: the table and a checkpoint after the epoch-0
-    evaluation and every `checkpoint_every` epochs, the final files at the end."""
+    evaluation and every `checkpoint_every` epochs, the final files at the end; with
+    `snapshots="log"` the model at the log-spaced epochs of `snapshot_epochs`."""
 
     def __init__(self, store: RunStore, monitor: CollapseMonitor) -> None:
         self.store, self.monitor = store, monitor
+        config = monitor.config
+        self.snapshot_at = (
+            set(snapshot_epochs(config.epochs)) if config.snapshots == "log" else set()
+        )
+
+    def _snapshot(self, loop: Loop) -> None:
+        if loop.epoch in self.snapshot_at:
+            self.store.write_snapshot(loop.epoch, loop.model.state_dict())  # type: ignore[attr-defined]
+
+    def on_start(self, loop: Loop) -> None:
+        if not loop.resumed:
+            self._snapshot(loop)
 
     def _save(self, loop: Loop) -> None:
         state = loop.state() | {"monitor": self.monitor.state_dict()}
@@ -207,6 +220,7 @@ class RunWriter(Callback):
             self._save(loop)
 
     def on_epoch_end(self, loop: Loop) -> None:
+        self._snapshot(loop)
         cfg = loop.config
         if loop.epoch % cfg.checkpoint_every == 0 or loop.epoch == cfg.epochs:
             self._save(loop)

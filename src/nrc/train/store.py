@@ -10,6 +10,8 @@ wwt.npz          the WWᵀ history (epochs, wwt: T×n×n), written at the end
 data.json        the data the run trained on: dataset, provenance, shapes, target scaling
 targets.npz      the training targets as loaded (before scaling), for Table 1 and the UFM
 residuals.npz    residuals ŷ − y on the training set at the first and last evaluation (Fig. 11)
+snapshots/       with `snapshots="log"`: the model at log-spaced epochs (epoch_NNNNNNN.pt)
+analysis.parquet rows of `nrc analyze`: the layers of each snapshot, measured afterwards
 train.log        the log of the run
 summary.json     written last: status "complete", rows, last epoch, seconds, the final row
 .lock            held (flock) by the one process that trains the run
@@ -47,6 +49,8 @@ DATA = "data.json"
 TARGETS = "targets.npz"
 RESIDUALS = "residuals.npz"
 LOCK = ".lock"
+SNAPSHOTS = "snapshots"
+ANALYSIS = "analysis.parquet"
 
 
 class RunInUseError(BlockingIOError):
@@ -63,6 +67,13 @@ def safe_component(text: str, what: str) -> str:
 def expected_rows(config: TrainConfig) -> int:
     """Rows of a complete run: epoch 0 and every `eval_every` epochs up to `epochs`."""
     return config.epochs // config.eval_every + 1
+
+
+def snapshot_epochs(epochs: int, count: int = 30) -> list[int]:
+    """Epoch 0 and `count` log-spaced epochs up to `epochs` (Deep NRC's checkpoint protocol),
+    without repeats."""
+    spaced = np.unique(np.round(np.logspace(0, np.log10(epochs), count)).astype(int))
+    return [0, *(int(e) for e in spaced if 0 < e <= epochs)]
 
 
 def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -182,6 +193,17 @@ class RunStore:
             return torch.load(path, weights_only=True)
         except Exception as err:  # torch raises several types for a damaged or foreign file
             raise ValueError(f"{path}: corrupt checkpoint ({err})") from err
+
+    def write_snapshot(self, epoch: int, model_state: dict[str, Any]) -> None:
+        """Keep the model of `epoch` for measuring afterwards."""
+        path = self.file(SNAPSHOTS) / f"epoch_{epoch:07d}.pt"
+        atomic_write(path, lambda tmp: torch.save({"epoch": epoch, "model": model_state}, tmp))
+
+    def snapshots(self) -> dict[int, Path]:
+        """The kept models by epoch."""
+        folder = self.file(SNAPSHOTS)
+        files = sorted(folder.glob("epoch_*.pt")) if folder.is_dir() else []
+        return {int(p.stem.removeprefix("epoch_")): p for p in files}
 
     def write_arrays(self, name: str, arrays: Mapping[str, np.ndarray]) -> None:
         """Atomically write named arrays as one .npz artifact."""
