@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nrc.train.commands import parse_assignments
+from nrc.train.commands import add_batched, add_threads, parse_assignments
 from nrc.train.presets import PRESETS
 
 
@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config key of every run (after the preset)",
     )
+    add_batched(p)
+    add_threads(p)
     p.set_defaults(func=_reproduce)
 
 
@@ -48,6 +50,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         formats=("png", "pdf") if args.pdf else ("png",),
         overrides=parse_assignments(args.set),
         phase_points_per_decade=args.phase_points,
+        batched=args.batched,
+        threads=args.threads,
     )
     print(f"report: {index.resolve()}")
     return 0

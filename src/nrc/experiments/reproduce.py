@@ -34,7 +34,7 @@ from nrc.experiments.report import write_report
 from nrc.experiments.results import Results
 from nrc.experiments.runs import execute
 from nrc.io import atomic_write, write_json
-from nrc.train.launch import check_jobs
+from nrc.train.launch import check_jobs, check_threads
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,12 @@ def _with_phase(results: Results, points_per_decade: int) -> Results:
         return results
 
 
-def _check_options(jobs: int, formats: tuple[str, ...], phase_points_per_decade: int) -> None:
+def _check_options(
+    jobs: int, formats: tuple[str, ...], phase_points_per_decade: int, threads: int | None
+) -> None:
     """Raise before any work on a bad option."""
     check_jobs(jobs)
+    check_threads(threads)
     bad = sorted(set(formats) - {"png", "pdf"})
     if bad or not formats:
         raise ValueError(f"formats must be among ('png', 'pdf'), got {formats}")
@@ -100,15 +103,21 @@ def reproduce(
     formats: tuple[str, ...] = ("png",),
     overrides: Mapping[str, Any] | None = None,
     phase_points_per_decade: int = 6,
+    batched: bool | None = None,
+    threads: int | None = None,
 ) -> Path:
     """The whole reproduction; returns the path of index.html. ``overrides`` (``{key: value}``)
     apply to every run, after the preset (used for tiny test configurations). Every option is
-    checked before any work starts."""
+    checked before any work starts. ``batched`` and ``threads`` go to the launcher
+    (``nrc.experiments.runs.execute``)."""
     started = time.perf_counter()
-    _check_options(jobs, tuple(formats), phase_points_per_decade)
+    _check_options(jobs, tuple(formats), phase_points_per_decade, threads)
     plan = plan_for(preset, tuple(datasets), overrides)
     out = Path(out)
-    results = _with_phase(execute(plan, out / "runs", jobs=jobs), phase_points_per_decade)
+    results = _with_phase(
+        execute(plan, out / "runs", jobs=jobs, batched=batched, threads=threads),
+        phase_points_per_decade,
+    )
     ctx = Context(results, out, formats)
     artifacts = make_artifacts(ctx)
     checked = claims.evaluate(results)

@@ -31,10 +31,17 @@ def _order(config: TrainConfig) -> tuple[bool, int]:
     return config.model == "mlp", -config.epochs * -(-size // config.batch_size)
 
 
-def execute(plan: Plan, root: Path, jobs: int = 1) -> Results:
-    """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first),
-    and gather the tables by group."""
-    launcher = launcher_for(jobs)
+def execute(
+    plan: Plan,
+    root: Path,
+    jobs: int = 1,
+    batched: bool | None = None,
+    threads: int | None = None,
+) -> Results:
+    """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first;
+    with ``batched`` the MLP runs sharing architecture and dataset as stacks, default on CUDA;
+    ``threads`` per run, see ``nrc.train.launch.threads_for``), and gather the tables by group."""
+    launcher = launcher_for(jobs, batched=batched, threads=threads)
     if jobs > 1:  # a serial launch renders on first load, in this process
         prepare(plan)
     todo = sorted(points(plan), key=lambda p: _order(p[1]))

@@ -8,11 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from nrc.train.config import to_dict
-from nrc.train.launch import check_jobs
+from nrc.train.launch import check_jobs, check_threads, threads_for
 from nrc.train.presets import PRESETS, resolve
 from nrc.train.runner import resume, run
-from nrc.train.store import load_run, safe_component
+from nrc.train.store import RunStore, load_run, safe_component
 from nrc.train.sweep import sweep
 
 SHOWN = ("epoch", "train_mse", "test_mse", "train_r2", "nrc1", "nrc2", "nrc3", "nrc3_paper")
@@ -34,6 +36,7 @@ def register(sub: Any) -> None:
         help="ResNet weights: a torchvision/ImageNet state dict (same as --set pretrained=PATH)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads(p)
     p.set_defaults(func=train_command)
 
     s = sub.add_parser("sweep", help="many runs over a grid of config values, one table")
@@ -48,7 +51,30 @@ def register(sub: Any) -> None:
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--out", type=Path, required=True, help="sweep directory")
     s.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    add_batched(s)
+    add_threads(s)
     s.set_defaults(func=sweep_command)
+
+
+def add_batched(parser: argparse.ArgumentParser) -> None:
+    """The `--batched/--no-batched` option (default: batched on CUDA only)."""
+    parser.add_argument(
+        "--batched",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train the MLP runs that share architecture and dataset as one stack "
+        "(default: on CUDA yes, on CPU separate runs)",
+    )
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """The `--threads N` option (default: 1 per MLP run, a share of the cores per ResNet run)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per run (default: 1 for an MLP, cores/jobs for a ResNet)",
+    )
 
 
 def parse_value(text: str) -> Any:
@@ -100,6 +126,8 @@ def train_command(args: argparse.Namespace) -> int:
                 "--resume RUN takes no CONFIG, --set, --out or --pretrained (the run has its "
                 "config)"
             )
+        config = RunStore(args.resume).read_config()
+        torch.set_num_threads(threads_for(config, 1, check_threads(args.threads)))
         run_dir = resume(args.resume, progress=not args.no_progress)
     else:
         if not args.config:
@@ -113,6 +141,7 @@ def train_command(args: argparse.Namespace) -> int:
         out = args.out or _default_dir(
             args.config, json.dumps(to_dict(config), sort_keys=True), config.dataset
         )
+        torch.set_num_threads(threads_for(config, 1, check_threads(args.threads)))
         run_dir = run(config, out, progress=not args.no_progress)
     _print_final(run_dir)
     return 0
@@ -134,7 +163,15 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
 def sweep_command(args: argparse.Namespace) -> int:
     """Handler of `nrc sweep`."""
     grid, overrides = _parse_grid(args.grid), parse_assignments(args.overrides)
-    result = sweep(args.config, grid, args.out, overrides=overrides, jobs=check_jobs(args.jobs))
+    result = sweep(
+        args.config,
+        grid,
+        args.out,
+        overrides=overrides,
+        jobs=check_jobs(args.jobs),
+        batched=args.batched,
+        threads=check_threads(args.threads),
+    )
     print(result.status[["run", "status", "error"]].to_string(index=False))
     print(f"table: {args.out / 'sweep.parquet'} ({len(result.table)} rows)")
     return 0 if (result.status["status"] == "complete").all() else 1

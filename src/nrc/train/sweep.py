@@ -99,13 +99,17 @@ def sweep(
     overrides: Mapping[str, Any] | None = None,
     jobs: int = 1,
     data: Any | None = None,
+    batched: bool | None = None,
+    threads: int | None = None,
 ) -> SweepResult:
-    """Run every grid point under `root` (`jobs` processes at a time) and gather the results.
+    """Run every grid point under `root` (`jobs` processes at a time, or with `batched` every
+    group of points sharing architecture and dataset as one stack; default: batched on CUDA)
+    and gather the results. `threads` per run overrides `nrc.train.launch.threads_for`.
 
     Finished runs are reused, unfinished ones resume; an exception in one run is logged and
     recorded in the status table, the others go on.
     """
-    launcher = launcher_for(jobs, data)
+    launcher = launcher_for(jobs, data, batched=batched, threads=threads)
     return run_points(expand(spec, grid, overrides), root, launcher=launcher)
 
 
