@@ -13,11 +13,15 @@ moved to a common shift before they are added (exact algebra).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.linalg import blas
+from threadpoolctl import ThreadpoolController
 
 from nrc.metrics.convention import Convention
 from nrc.metrics.report import CollapseReport, Moments, report_from_moments
@@ -47,6 +51,28 @@ def _add_gram(acc: torch.Tensor, x: torch.Tensor) -> None:
         blas.dsyrk(1.0, x.numpy().T, beta=1.0, c=out.T, trans=0, lower=0, overwrite_c=1)
     else:
         acc.add_(x.T @ x)
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """The BLAS/OpenMP thread pools loaded in this process (inspected once)."""
+    return ThreadpoolController()
+
+
+def blas_threads(threads: int) -> contextlib.AbstractContextManager[Any]:
+    """Limit the BLAS libraries (numpy's, scipy's) to `threads` threads for a block.
+
+    Their default (one per core) spins against other processes on a loaded machine: an eigh
+    of 256×256 took 20× longer with two threads than with one under load (docs/benchmarks.md).
+    """
+    return _threadpools().limit(limits=threads, user_api="blas")
+
+
+def _block_rows(d: int) -> int:
+    """Rows per block of a CPU update: about 2 MiB of float64, so that a block's passes (norms,
+    scaling, shift, Gram) read it from cache rather than memory (at 20k × 256 on one thread
+    0.078 s in blocks of 1,024 rows against 0.128 s in one block; docs/benchmarks.md)."""
+    return max(64, (1 << 18) // d)
 
 
 def _fields_of(sums: _Sums) -> list[torch.Tensor]:
@@ -129,6 +155,32 @@ class _Sums:
         self.shift_h, self.shift_y = shift_h.clone(), shift_y.clone()
 
 
+def _accumulate(
+    s: _Sums, h: torch.Tensor, y: torch.Tensor, p: torch.Tensor | None, *, in_place: bool
+) -> None:
+    """Add one block of rows (float64 h, y and predictions p on the sums' device) to `s`; with
+    `in_place` the block h is the caller's own copy and is shifted in place."""
+    norms = torch.linalg.vector_norm(h, dim=1)
+    nonzero = norms > 0
+    h_unit = h * torch.where(nonzero, norms, 1.0).reciprocal_().unsqueeze(1)
+    hs = h.sub_(s.shift_h) if in_place else h - s.shift_h
+    ys = y - s.shift_y
+    s.count += h.shape[0]
+    s.sum_h += hs.sum(0)
+    _add_gram(s.sum_hh, hs)
+    _add_gram(s.sum_hn_hn, h_unit)
+    s.sum_norm += norms.sum()
+    s.zero_rows += (~nonzero).sum()
+    s.sum_y += ys.sum(0)
+    s.sum_yy += ys.T @ ys
+    s.sum_hy += hs.T @ ys
+    if p is not None:
+        r = p - y
+        s.pred_count += r.shape[0]
+        s.sum_r += r.sum(0)
+        s.sum_rr += r.T @ r
+
+
 class CollapseStats:
     """Streaming accumulator of the moments behind NRC1–3, EVR, MSE and R².
 
@@ -191,26 +243,13 @@ class CollapseStats:
         if h.device != s.count.device or not h.is_contiguous():
             h, owned = h.to(s.count.device).contiguous(), True
         y = y.to(s.count.device)
-        norms = torch.linalg.vector_norm(h, dim=1)
-        nonzero = norms > 0
-        h_unit = h * torch.where(nonzero, norms, 1.0).reciprocal_().unsqueeze(1)
-        # Shift in place when h is our own float64 copy (saves a pass over the batch).
-        hs = h.sub_(s.shift_h) if owned else h - s.shift_h
-        ys = y - s.shift_y
-        s.count += h.shape[0]
-        s.sum_h += hs.sum(0)
-        _add_gram(s.sum_hh, hs)
-        _add_gram(s.sum_hn_hn, h_unit)
-        s.sum_norm += norms.sum()
-        s.zero_rows += (~nonzero).sum()
-        s.sum_y += ys.sum(0)
-        s.sum_yy += ys.T @ ys
-        s.sum_hy += hs.T @ ys
-        if p is not None:
-            r = p.to(s.count.device) - y
-            s.pred_count += r.shape[0]
-            s.sum_r += r.sum(0)
-            s.sum_rr += r.T @ r
+        p = None if p is None else p.to(s.count.device)
+        rows = _block_rows(h.shape[1]) if h.device.type == "cpu" else h.shape[0]
+        with blas_threads(torch.get_num_threads()):
+            for start in range(0, h.shape[0], rows):
+                block = slice(start, start + rows)
+                pb = None if p is None else p[block]
+                _accumulate(s, h[block], y[block], pb, in_place=owned)
         return self
 
     def _check_layout(self, d: int, n: int, with_predictions: bool) -> None:
@@ -309,9 +348,10 @@ class CollapseStats:
         """
         w = as_float64(W, "W", ndim=2).cpu().numpy()
         bias = None if b is None else as_float64(b, "b", ndim=1).cpu().numpy()
-        return report_from_moments(
-            self.moments(), w, bias, gamma=gamma, convention=convention, evr_k=evr_k
-        )
+        with blas_threads(1):  # d×d problems: a second thread gains nothing (docs/benchmarks.md)
+            return report_from_moments(
+                self.moments(), w, bias, gamma=gamma, convention=convention, evr_k=evr_k
+            )
 
 
 def compute(
