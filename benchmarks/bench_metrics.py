@@ -3,19 +3,28 @@
 (a) the streaming engine (CollapseStats over batches of 8,192 rows, then compute),
 (b) an authors'-style in-memory path: full SVD of the centred M×d features, dense projection
     matrices for NRC1/NRC2 and a 1000-point γ grid for NRC3 (docs/benchmarks.md),
-(c) the floor: one H.T @ H GEMM on the same data (float32 as stored, and float64).
+(c) the floor: one H.T @ H GEMM on the same data (float32 as stored, and float64),
+(d) the authors' final MuJoCo evaluation, written from its description: float32 features
+    gathered batch by batch with torch.cat, PCA by a thin SVD of the centred features (sklearn's
+    full solver), NRC1 and NRC1n (normalised features) for k = 1..15 by projection, NRC2 by
+    Gram–Schmidt on the rows of W, NRC3 on a 1,000-point γ grid,
+(e) with CUDA: the streaming engine on the GPU (batches moved there as a loader would).
+
+Every measurement gets the same threads (`--threads`, default 1: torch, OpenMP and BLAS).
 
 Each measurement runs in a fresh subprocess so that peak RSS is its own. The streaming engine
 reads the data batch by batch from a seeded generator, as it would from a DataLoader; the time
 spent generating batches is measured and subtracted. Usage:
 
-    .venv/bin/python benchmarks/bench_metrics.py [--sizes 10000,100000,1000000] [--dims 256,512]
+    .venv/bin/python benchmarks/bench_metrics.py [--sizes 1000,20000,100000] [--dims 256]
+        [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -48,7 +57,7 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_streaming(m: int, d: int) -> dict:
+def run_streaming(m: int, d: int, device: str = "cpu") -> dict:
     from nrc.metrics import CollapseStats
 
     w = torch.randn(N_TARGETS, d, generator=torch.Generator().manual_seed(1))
@@ -58,6 +67,8 @@ def run_streaming(m: int, d: int) -> dict:
     while True:
         t0 = time.perf_counter()
         item = next(source, None)
+        if item is not None:
+            item = tuple(t.to(device) for t in item)
         gen_time += time.perf_counter() - t0
         if item is None:
             break
@@ -103,6 +114,50 @@ def run_authors(m: int, d: int) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_mib": rss_mib() - base, "nrc1": nrc1}
 
 
+def run_authors_final(m: int, d: int) -> dict:
+    """(d) the authors' final evaluation (float32 throughout, as their code)."""
+    w = torch.randn(N_TARGETS, d, generator=torch.Generator().manual_seed(1)).numpy()
+    base = rss_mib()
+    start = time.perf_counter()
+    feats, targets = [], []
+    for h, y in batches(m, d):
+        feats.append(h)
+        targets.append(y)
+    h = torch.cat(feats).numpy()
+    y = torch.cat(targets).numpy()
+    centred = h - h.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    h_norm = h / np.linalg.norm(h, axis=1, keepdims=True)
+    nrc1 = {}
+    for k in range(1, 16):
+        proj = vt[:k].T @ vt[:k]
+        nrc1[k] = float(np.mean(np.sum((h - h @ proj) ** 2, axis=1)))
+        nrc1[f"n{k}"] = float(np.mean(np.sum((h_norm - h_norm @ proj) ** 2, axis=1)))
+    basis = []
+    for row in w:
+        for q in basis:
+            row = row - (row @ q) * q
+        basis.append(row / np.linalg.norm(row))
+    u = np.stack(basis)
+    _nrc2 = float(np.mean(np.sum((h_norm - h_norm @ u.T @ u) ** 2, axis=1)))
+    sigma = np.cov(y.T, bias=True)
+    vals, vecs = np.linalg.eigh(sigma)
+    root = vecs @ np.diag(np.sqrt(vals)) @ vecs.T
+    a = w @ w.T / np.linalg.norm(w @ w.T)
+    eye = np.eye(N_TARGETS)
+    _nrc3 = min(
+        float(
+            np.sum((a - (root - np.sqrt(g) * eye) / np.linalg.norm(root - np.sqrt(g) * eye)) ** 2)
+        )
+        for g in np.linspace(0, vals[0], 1000)
+    )
+    return {
+        "seconds": time.perf_counter() - start,
+        "peak_mib": rss_mib() - base,
+        "nrc1": nrc1[f"n{N_TARGETS}"],
+    }
+
+
 def run_gemm(m: int, d: int, dtype: str) -> dict:
     h, _ = full_data(m, d)
     h = h.to(getattr(torch, dtype))
@@ -113,12 +168,17 @@ def run_gemm(m: int, d: int, dtype: str) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_mib": rss_mib() - base}
 
 
-def measure(method: str, m: int, d: int) -> dict:
-    """Run one measurement in a fresh interpreter and return its JSON result."""
+def measure(method: str, m: int, d: int, threads: int) -> dict:
+    """Run one measurement in a fresh interpreter with `threads` threads; its JSON result."""
+    env = os.environ | {
+        name: str(threads)
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
     out = subprocess.run(
-        [sys.executable, __file__, "--one", method, str(m), str(d)],
+        [sys.executable, __file__, "--one", method, str(m), str(d), "--threads", str(threads)],
         capture_output=True,
         text=True,
+        env=env,
     )
     if out.returncode != 0:  # e.g. killed for memory: report it and go on with the table
         print(f"  {method} M={m} d={d} failed (exit {out.returncode}): {out.stderr[-200:]!r}")
@@ -128,41 +188,52 @@ def measure(method: str, m: int, d: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--dims", default="256,512")
+    parser.add_argument("--sizes", default="1000,20000,100000")
+    parser.add_argument("--dims", default="256")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.one:
         method, m, d = args.one[0], int(args.one[1]), int(args.one[2])
         runners = {
             "stream": lambda: run_streaming(m, d),
+            "stream_cuda": lambda: run_streaming(m, d, "cuda"),
+            "final": lambda: run_authors_final(m, d),
             "authors": lambda: run_authors(m, d),
             "gemm32": lambda: run_gemm(m, d, "float32"),
             "gemm64": lambda: run_gemm(m, d, "float64"),
         }
         print(json.dumps(runners[method]()))
         return
-    threads = torch.get_num_threads()
+    threads = args.threads
+    cuda = torch.cuda.is_available()
     print(f"torch {torch.__version__}, {threads} threads, batch {BATCH}, n = {N_TARGETS}")
     header = (
         "|       M |   d | (a) stream s | (a) MiB | (b) authors s | (b) MiB | (c) f32 GEMM s "
-        "| (c) f64 GEMM s | (b)/(a) | (a)/(c f32) | (a)/(c f64) |"
+        "| (c) f64 GEMM s | (d) final s | (b)/(a) | (d)/(a) | (a)/(c f32) | (a)/(c f64) |"
+        + (" (e) GPU s |" if cuda else "")
     )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for d in map(int, args.dims.split(",")):
         for m in map(int, args.sizes.split(",")):
-            a = measure("stream", m, d)
-            b = measure("authors", m, d)
-            c32 = measure("gemm32", m, d)
-            c64 = measure("gemm64", m, d)
+            a = measure("stream", m, d, threads)
+            b = measure("authors", m, d, threads)
+            c32 = measure("gemm32", m, d, threads)
+            c64 = measure("gemm64", m, d, threads)
+            final = measure("final", m, d, threads)
             assert not abs(a["nrc1"] - b["nrc1"]) >= 1e-6, (a, b)  # NaN: (b) did not finish
+            assert not abs(a["nrc1"] - final["nrc1"]) >= 1e-4, (a, final)  # float32 there
+            gpu = f" {measure('stream_cuda', m, d, threads)['seconds']:>9.3f} |" if cuda else ""
             print(
                 f"| {m:>7} | {d:>3} | {a['seconds']:>12.3f} | {a['peak_mib']:>7.0f} "
                 f"| {b['seconds']:>13.3f} | {b['peak_mib']:>7.0f} | {c32['seconds']:>14.3f} "
-                f"| {c64['seconds']:>14.3f} | {b['seconds'] / a['seconds']:>7.1f} "
+                f"| {c64['seconds']:>14.3f} | {final['seconds']:>11.3f} "
+                f"| {b['seconds'] / a['seconds']:>7.1f} "
+                f"| {final['seconds'] / a['seconds']:>7.1f} "
                 f"| {a['seconds'] / c32['seconds']:>11.2f} "
-                f"| {a['seconds'] / c64['seconds']:>11.2f} |",
+                f"| {a['seconds'] / c64['seconds']:>11.2f} |" + gpu,
                 flush=True,
             )
 

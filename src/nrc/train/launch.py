@@ -209,7 +209,7 @@ class Batched:
             if len(group) == 1:
                 done(group[0], _run_here(group[0], data_for, self.threads))
                 continue
-            torch.set_num_threads(self.threads or (os.cpu_count() or 1))
+            torch.set_num_threads(threads_for(group[0].config, 1, self.threads))
             try:
                 status = train_stack(group, data_for(group[0].config), self.device)
             except Exception as err:  # the group's data or model failed: every run of it
