@@ -1,11 +1,13 @@
-"""Analyses of stored metric rows shared by figures and claims: NRC3 as a function of γ for the
-final W (paper App. A.3, Fig. 4) and counting its local minima (claim C3)."""
+"""Analyses of stored results shared by figures and claims: NRC3 as a function of γ for the
+final W (paper App. A.3, Fig. 4) and counting its local minima (claim C3); the deep study's
+final layers, geometry across weight decay and low-rank tables (claims D1–D4)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from nrc.experiments.results import Results
 from nrc.metrics import nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.metrics.schema import row_matrix
 
@@ -35,3 +37,56 @@ def count_local_minima(values: np.ndarray) -> int:
     v = values[np.isfinite(values)]
     inner = np.sum((v[1:-1] < v[:-2]) & (v[1:-1] < v[2:]))
     return int(inner + (v[0] < v[1]) + (v[-1] < v[-2]))
+
+
+def final_layers(rows: pd.DataFrame) -> pd.DataFrame:
+    """The per-layer rows of the last evaluation, in layer order (the input side first)."""
+    last = rows[rows.epoch == rows.epoch.max()]
+    order = list(dict.fromkeys(rows.layer))
+    return last.set_index("layer").loc[order].reset_index()
+
+
+def deep_geometry_table(results: Results) -> pd.DataFrame:
+    """Per dataset and weight decay of the deep study's sweeps: the final NRC1, test MSE and the
+    intrinsic dimensions ID_H (penultimate features) and ID_Y (targets)."""
+    rows = []
+    for _, run in results.deep_runs("wd").iterrows():
+        geometry = results.geometry(run.run)
+        rows.append(
+            {
+                "dataset": run.dataset,
+                "weight_decay": run.weight_decay,
+                "main": run.weight_decay == results.plan.main_weight_decay(run.dataset),
+                "nrc1": run.nrc1,
+                "test_mse": run.test_mse,
+                "id_h": geometry["id_h"],
+                "id_y": geometry["id_y"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def deep_rank_table(results: Results) -> pd.DataFrame:
+    """Per dataset and effective target rank r (the full rank n from the main WD sweep run): the
+    final stable rank and TwoNN dimension of the penultimate features, and NRC1."""
+    finals = [results.deep_runs("rank")]
+    sweep = results.deep_runs("wd")
+    if not sweep.empty:
+        main = sweep.weight_decay == sweep.dataset.map(results.plan.main_weight_decay)
+        finals.append(sweep[main].assign(target_rank=sweep[main].n))
+    rows = []
+    for frame in finals:
+        for _, run in frame.iterrows():
+            penultimate = final_layers(results.layer_table(run.run)).iloc[-1]
+            rows.append(
+                {
+                    "dataset": run.dataset,
+                    "n": int(run.n),
+                    "rank": int(run.target_rank),
+                    "stable_rank_h": penultimate.stable_rank_h,
+                    "id_h": results.geometry(run.run)["id_h"],
+                    "nrc1": run.nrc1,
+                }
+            )
+    table = pd.DataFrame(rows)
+    return table.sort_values(["dataset", "rank"]).reset_index(drop=True) if rows else table

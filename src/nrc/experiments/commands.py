@@ -5,20 +5,29 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nrc.experiments.plan import REPRODUCTION_PRESETS, STUDIES
 from nrc.train.commands import add_batched, add_threads, parse_assignments
-from nrc.train.presets import PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `reproduce` sub-command."""
     p = sub.add_parser("reproduce", help="run/reuse the paper's runs, figures, claims, report")
-    p.add_argument("--preset", choices=PRESETS, default="quick")
+    p.add_argument("--preset", choices=REPRODUCTION_PRESETS, default="quick")
+    p.add_argument(
+        "--study",
+        choices=STUDIES,
+        default="paper",
+        help="paper: Figs. 2–11, Table 1, C1–C8; deep: every layer, low-rank targets, geometry, "
+        "D1–D4; all: both",
+    )
     p.add_argument(
         "--datasets",
         help="comma-separated names (default: swimmer, reacher, hopper, the rendered image sets, "
         "and CARLA/UTKFace when their files are present)",
     )
-    p.add_argument("--out", type=Path, default=None, help="default: out/<preset>")
+    p.add_argument(
+        "--out", type=Path, default=None, help="default: out/<preset> (out/<preset>-<study>)"
+    )
     p.add_argument("--jobs", type=int, default=2, help="runs trained in parallel")
     p.add_argument("--pdf", action="store_true", help="also write every figure as PDF")
     p.add_argument("--phase-points", type=int, default=6, help="UFM phase diagram: c per decade")
@@ -45,13 +54,15 @@ def _reproduce(args: argparse.Namespace) -> int:
     index = reproduce(
         args.preset,
         datasets,
-        args.out or Path("out") / args.preset,
+        args.out
+        or Path("out") / (args.preset if args.study == "paper" else f"{args.preset}-{args.study}"),
         jobs=args.jobs,
         formats=("png", "pdf") if args.pdf else ("png",),
         overrides=parse_assignments(args.set),
         phase_points_per_decade=args.phase_points,
         batched=args.batched,
         threads=args.threads,
+        study=args.study,
     )
     print(f"report: {index.resolve()}")
     return 0

@@ -16,6 +16,9 @@ from typing import Any
 from nrc.data import registry
 from nrc.experiments import (
     claims,
+    deep_geometry,
+    deep_layers,
+    deep_low_rank,
     fig2_prevalence,
     fig3_evr,
     fig4_gamma,
@@ -38,19 +41,23 @@ from nrc.train.launch import check_jobs, check_threads
 
 log = logging.getLogger(__name__)
 
-# Each module returns its artifact, or None where it does not apply to the plan's datasets.
-MODULES: tuple[tuple[str, Callable[[Context], Artifact | None]], ...] = (
-    ("table1", table1.make),
-    ("fig2", fig2_prevalence.make),
-    ("fig3", fig3_evr.make),
-    ("fig4", fig4_gamma.make),
-    ("fig5", fig5_phase_change.make),
-    ("fig6", fig6_ufm_runs.make),
-    ("fig7", fig7_wd_sweep.make),
-    ("fig8", fig8_image_wd_sweep.make),
-    ("fig10", fig10_norms.make),
-    ("fig11", fig11_residuals.make),
-    ("ufm_phase", ufm_phase.make),
+# (key, study, module): each module returns its artifact, or None where it does not apply to
+# the plan's datasets; a module runs when its study is one of the plan's ("any": always).
+MODULES: tuple[tuple[str, str, Callable[[Context], Artifact | None]], ...] = (
+    ("table1", "any", table1.make),
+    ("fig2", "paper", fig2_prevalence.make),
+    ("fig3", "paper", fig3_evr.make),
+    ("fig4", "paper", fig4_gamma.make),
+    ("fig5", "paper", fig5_phase_change.make),
+    ("fig6", "paper", fig6_ufm_runs.make),
+    ("fig7", "paper", fig7_wd_sweep.make),
+    ("fig8", "paper", fig8_image_wd_sweep.make),
+    ("fig10", "paper", fig10_norms.make),
+    ("fig11", "paper", fig11_residuals.make),
+    ("ufm_phase", "paper", ufm_phase.make),
+    ("deep_layers", "deep", deep_layers.make),
+    ("deep_low_rank", "deep", deep_low_rank.make),
+    ("deep_geometry", "deep", deep_geometry.make),
 )
 
 
@@ -58,7 +65,10 @@ def make_artifacts(ctx: Context) -> list[Artifact]:
     """Every figure/table module in turn; one that fails is recorded and the rest go on; one that
     does not apply to the plan's datasets is left out."""
     out = []
-    for key, make in MODULES:
+    studies = ("any", *ctx.results.plan.studies)
+    for key, study, make in MODULES:
+        if study not in studies:
+            continue
         log.info("making %s", key)
         try:
             artifact = make(ctx)
@@ -105,19 +115,20 @@ def reproduce(
     phase_points_per_decade: int = 6,
     batched: bool | None = None,
     threads: int | None = None,
+    study: str = "paper",
 ) -> Path:
     """The whole reproduction; returns the path of index.html. ``overrides`` (``{key: value}``)
     apply to every run, after the preset (used for tiny test configurations). Every option is
     checked before any work starts. ``batched`` and ``threads`` go to the launcher
-    (``nrc.experiments.runs.execute``)."""
+    (``nrc.experiments.runs.execute``); ``study`` is "paper", "deep" or "all"
+    (``nrc.experiments.plan.STUDIES``)."""
     started = time.perf_counter()
     _check_options(jobs, tuple(formats), phase_points_per_decade, threads)
-    plan = plan_for(preset, tuple(datasets), overrides)
+    plan = plan_for(preset, tuple(datasets), overrides, study)
     out = Path(out)
-    results = _with_phase(
-        execute(plan, out / "runs", jobs=jobs, batched=batched, threads=threads),
-        phase_points_per_decade,
-    )
+    results = execute(plan, out / "runs", jobs=jobs, batched=batched, threads=threads)
+    if "paper" in plan.studies:
+        results = _with_phase(results, phase_points_per_decade)
     ctx = Context(results, out, formats)
     artifacts = make_artifacts(ctx)
     checked = claims.evaluate(results)

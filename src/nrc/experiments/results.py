@@ -5,7 +5,7 @@ on stored targets. Nothing here loads a dataset or rebuilds a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class Results:
     fig10: pd.DataFrame
     status: pd.DataFrame
     phase: pd.DataFrame | None = None
+    deep: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def from_sweep(
@@ -57,6 +58,7 @@ class Results:
             _group(table, "ufm"),
             _group(table, "fig10"),
             status.assign(group=group),
+            deep=_group(table, "deep"),
         )
 
     def with_phase(self, phase: pd.DataFrame) -> Results:
@@ -79,8 +81,9 @@ class Results:
         stored at its start describes the dataset even when training failed)."""
         s = self.status
         if not s.empty:
+            sweep = (s.group == "wd") | s.run.str.startswith("deep/wd/")
             s = s[
-                (s.group == "wd")
+                sweep
                 & (s.dataset == dataset)
                 & (s.weight_decay == self.plan.main_weight_decay(dataset))
                 & (s.seed == self.plan.seeds[0])
@@ -102,8 +105,23 @@ class Results:
         trained on, "y_train"."""
         return self.main_store(dataset).read_arrays(RESIDUALS)
 
+    def deep_runs(self, family: str) -> pd.DataFrame:
+        """Final rows of the deep study's runs of `family` ("wd", "mlp8", "rank")."""
+        if self.deep.empty:
+            return self.deep
+        rows = self.deep[self.deep.run.str.split("/").str[1] == family]
+        return rows.sort_values("epoch").groupby("run").tail(1)
+
+    def layer_table(self, run: str) -> pd.DataFrame:
+        """The per-layer rows (layers.parquet) of the run `run`."""
+        return pd.DataFrame(RunStore(self.root / run).read_layer_rows())
+
+    def geometry(self, run: str) -> dict[str, Any]:
+        """The intrinsic dimensions the run `run` measured at its end (geometry.json)."""
+        return RunStore(self.root / run).read_geometry()
+
     def conventions(self) -> str:
         """The feature conventions of the gathered runs, described (normally a single one)."""
-        frames = [t for t in (self.wd, self.ufm, self.fig10) if not t.empty]
+        frames = [t for t in (self.wd, self.ufm, self.fig10, self.deep) if not t.empty]
         used = sorted({c for t in frames for c in t.convention.unique()})
         return "; ".join(f"{c}: {CONVENTION_TEXT.get(c, c)}" for c in used) or "no finished run"

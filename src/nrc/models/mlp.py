@@ -39,7 +39,8 @@ class MLP(nn.Module):
     """`depth` hidden layers of `width` units with ReLU, then a linear head f = W h + b (paper §1).
 
     Table 2 is `MLP(D, n)`: 3 hidden layers of 256 with ReLU everywhere. `activation` sets only the
-    activation after the last hidden layer ("relu", "leaky_relu" or "none"). PyTorch default init.
+    activation after the last hidden layer ("relu", "leaky_relu" or "none"); `bias=False` drops
+    every bias (Deep NRC's MLP). PyTorch default init.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class MLP(nn.Module):
         depth: int = 3,
         width: int = 256,
         activation: str = "relu",
+        bias: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -63,10 +65,10 @@ class MLP(nn.Module):
         last = activation_module(activation)
         layers: list[nn.Module] = []
         for i in range(depth):
-            layers.append(nn.Linear(in_dim if i == 0 else width, width))
+            layers.append(nn.Linear(in_dim if i == 0 else width, width, bias=bias))
             layers.append(last if i == depth - 1 else nn.ReLU())
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, out_dim)
+        self.head = nn.Linear(width, out_dim, bias=bias)
         self.activation = activation
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

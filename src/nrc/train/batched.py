@@ -35,7 +35,7 @@ from nrc.models.mlp import MLP, activation_module
 from nrc.train.callbacks import CollapseMonitor, RunWriter
 from nrc.train.config import TrainConfig, to_dict, validate
 from nrc.train.loop import Loop, lr_at
-from nrc.train.runner import _check_same_config, _restored_rows, _write_missing_artifacts
+from nrc.train.runner import check_same_config, restored_rows, write_missing_artifacts
 from nrc.train.setup import RunData, Tensors, build_model, training_data
 from nrc.train.store import LOG, RunInUseError, RunStore, expected_rows
 
@@ -119,7 +119,7 @@ class Member(Loop):
         """Continue from a checkpoint of this run (the stack's or the run's own)."""
         super().restore(state)
         self.torch_rng = state["torch_rng"]
-        self.monitor.rows = _restored_rows(self.store, self.config, self.epoch)
+        self.monitor.rows = restored_rows(self.store, self.config, self.epoch)
         self.monitor.load_state_dict(state.get("monitor", {}))
 
     def fire(self, event: str) -> None:
@@ -389,12 +389,12 @@ def _open(
     store = RunStore(spec.dir)
     try:
         if store.has_config():
-            _check_same_config(store, spec.config)
+            check_same_config(store, spec.config)
         model = build_model(spec.config, tuple(data.info["input_shape"]), data.info["n"])
         member = Member(spec.name, store, spec.config, model.to(device), _on(data.tensors, device))
         locks.enter_context(store.locked())
         if store.has_config():
-            _check_same_config(store, spec.config)
+            check_same_config(store, spec.config)
             if store.is_complete():
                 return {"status": "complete", "error": None}
         else:
@@ -449,7 +449,7 @@ def train_stack(
         train_members(members)
         for m in members:
             if m.error is None and not m.store.has_artifacts():  # resumed from an older nrc
-                _write_missing_artifacts(m.store, m.config, prepared, build_model)
+                write_missing_artifacts(m.store, m.config, prepared, build_model)
             ok = m.error is None
             status[m.name] = {"status": "complete" if ok else "failed", "error": m.error}
     return {s.name: status[s.name] for s in specs}

@@ -19,7 +19,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nrc.metrics import Convention, LayerProbe, LayerStats, nrc3_at, optimal_gamma, sqrtm_psd
+from nrc.metrics import (
+    Convention,
+    LayerProbe,
+    LayerStats,
+    intrinsic_dimension,
+    nrc3_at,
+    optimal_gamma,
+    sqrtm_psd,
+)
 from nrc.metrics.schema import row_matrix
 from nrc.models.layers import ProbePoint, probe_points
 from nrc.models.mlp import RegressionModel
@@ -126,6 +134,30 @@ def measure(model: RegressionModel, data: Tensors, config: TrainConfig) -> Measu
     return Measurement(row, _layer_rows(layer_stats, points, convention), torch.cat(residuals))
 
 
+# TwoNN on at most this many training samples (a seeded subsample above it; docs/metrics.md).
+GEOMETRY_POINTS = 10_000
+
+
+@torch.no_grad()
+def final_geometry(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
+    """TwoNN intrinsic dimension of the penultimate features (ID_H, eval mode) and of the
+    training targets (ID_Y), the geometry of Andriopoulos et al. (2025)."""
+    was_training = model.training  # type: ignore[attr-defined]
+    model.eval()  # type: ignore[attr-defined]
+    bs = config.eval_batch_size
+    h = torch.cat(
+        [model.features(data.x_train[s : s + bs]) for s in range(0, len(data.x_train), bs)]
+    )
+    model.train(was_training)  # type: ignore[attr-defined]
+    kwargs = {"max_points": GEOMETRY_POINTS, "seed": config.seed}
+    return {
+        "id_h": intrinsic_dimension(h, **kwargs),
+        "id_y": intrinsic_dimension(data.y_train, **kwargs),
+        "method": "twonn (maximum likelihood)",
+        "max_points": GEOMETRY_POINTS,
+    }
+
+
 def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
     """The head's metrics row of `measure` alone."""
     return measure(model, data, config).row
@@ -155,6 +187,7 @@ class CollapseMonitor(Callback):
         self.rows: list[dict[str, Any]] = []
         self.layer_rows: list[dict[str, Any]] = []
         self.residuals: dict[str, torch.Tensor] = {}
+        self.geometry: dict[str, Any] | None = None
 
     def on_evaluate(self, loop: Loop) -> None:
         measured = measure(loop.model, loop.data, self.config)
@@ -176,6 +209,8 @@ class CollapseMonitor(Callback):
         )  # fmt: skip
 
     def on_end(self, loop: Loop) -> None:
+        if self.config.geometry:
+            self.geometry = final_geometry(loop.model, loop.data, self.config)
         gamma, values = paper_protocol(self.rows)
         self.rows = [
             r | {"gamma_paper": gamma, "nrc3_paper": v}
@@ -229,6 +264,8 @@ class RunWriter(Callback):
         rows, residuals = self.monitor.rows, self.monitor.residuals
         if {"initial", "final"} <= set(residuals):  # a run resumed from an older nrc lacks one
             self.store.write_residuals(residuals["initial"], residuals["final"], loop.data.y_train)
+        if self.monitor.geometry is not None:
+            self.store.write_geometry(self.monitor.geometry)
         wwt = np.array([row_matrix(r, "wwt") for r in rows])
         self.store.finish(rows, wwt, loop.elapsed, self.monitor.layer_rows)
 

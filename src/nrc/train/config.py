@@ -46,7 +46,9 @@ class TrainConfig:
     comparisons). `layers` says where collapse is measured: "last" (the head's input, paper
     §3.1), "all" (every hidden layer, docs/training.md "Every layer") or a list of module names.
     `snapshots` "log" keeps the model at log-spaced epochs for measuring afterwards (`nrc
-    analyze`).
+    analyze`). `bias` false builds the MLP without biases (Deep NRC's default). `target_rank`
+    r makes the targets effectively rank r (docs/training.md, "Low-rank targets"). `geometry`
+    measures the intrinsic dimension (TwoNN) of the final features and of the targets.
 
     Regularisation (paper §1, §5.3): `weight_decay` adds (wd/2)·‖p‖² over all parameters, biases
     included, as the authors' code; `ufm` adds (lambda_h/2)·‖H_batch‖²_F/B + (lambda_w/2)·‖W‖²_F
@@ -84,6 +86,9 @@ class TrainConfig:
     dtype: str = "float32"
     layers: str | tuple[str, ...] = "last"
     snapshots: str = "none"
+    bias: bool = True
+    target_rank: int | None = None
+    geometry: bool = False
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -184,6 +189,15 @@ def validate(config: TrainConfig) -> TrainConfig:
     _check_choice("dtype", config.dtype, DTYPES)
     _check_choice("snapshots", config.snapshots, SNAPSHOTS)
     _check_layers(config.layers)
+    for name in ("bias", "geometry"):
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(
+                f"config key {name!r} must be true or false, got {getattr(config, name)!r}"
+            )
+    if config.target_rank is not None:
+        _check_int("target_rank", config.target_rank, 1)
+    if config.model != "mlp" and not config.bias:
+        raise ValueError("config key 'bias' false applies to the MLP; 'model' is a ResNet")
     _check_choice("regularization", config.regularization, REGULARIZATIONS)
     _check_choice("convention", config.convention, FEATURE_CONVENTIONS)
     _check_float("lr", config.lr, positive=True)

@@ -104,14 +104,38 @@ QUICK_IMAGE: dict[str, dict[str, Any]] = {
     "utkface": {"lr": 1e-2, "weight_decay": 1e-1},
 }
 
-PRESETS = ("paper", "quick")
+# Deep Neural Regression Collapse's default MLP and optimiser (Rangamani & Unal, CPAL 2026):
+# 8 layers of 512 without biases, SGD lr 0.1 with momentum 0.9, weight decay 5e-4, batch 512,
+# 1,000 epochs; collapse is measured at every layer.
+DEEP: dict[str, Any] = {
+    "depth": 8,
+    "width": 512,
+    "bias": False,
+    "activation": "relu",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "batch_size": 512,
+    "epochs": 1000,
+    "eval_every": 20,
+    "checkpoint_every": 100,
+    "layers": "all",
+}
+
+PRESETS = ("paper", "quick", "deep")
 
 
 def preset(name: str, dataset: str = "reacher") -> TrainConfig:
-    """The preset `name` ("paper" or "quick") for `dataset`."""
+    """The preset `name` ("paper", "quick" or "deep") for `dataset` ("deep": MuJoCo sets)."""
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {name!r}")
     kind = registry.spec(dataset).kind if dataset in registry.names() else None
+    if name == "deep" and kind == "mujoco":
+        return from_dict({"dataset": dataset, **DEEP})
+    if name == "deep":
+        raise ValueError(
+            f"preset 'deep' is defined for datasets {registry.MUJOCO}, got {dataset!r}"
+        )
     if kind == "image":
         if name == "paper":
             return from_dict({"dataset": dataset, **PAPER_IMAGE_COMMON, **PAPER_IMAGE[dataset]})

@@ -43,7 +43,7 @@ def _log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
-def _check_same_config(store: RunStore, config: TrainConfig) -> None:
+def check_same_config(store: RunStore, config: TrainConfig) -> None:
     """Raise unless the run directory holds `config`."""
     existing, new = to_dict(store.read_config()), to_dict(config)
     if existing != new:
@@ -51,7 +51,7 @@ def _check_same_config(store: RunStore, config: TrainConfig) -> None:
         raise ValueError(f"run directory {store.path} holds another config (existing, new): {diff}")
 
 
-def _restored_rows(store: RunStore, config: TrainConfig, epoch: int) -> list[dict[str, Any]]:
+def restored_rows(store: RunStore, config: TrainConfig, epoch: int) -> list[dict[str, Any]]:
     """The table's rows up to the checkpoint's `epoch`; raises when some are missing."""
     rows = [r for r in store.read_rows() if r["epoch"] <= epoch]
     want = epoch // config.eval_every + 1
@@ -72,7 +72,7 @@ def _prepare(
     return prepared, model_factory(config, shape, prepared.tensors.y_train.shape[1])
 
 
-def _write_missing_artifacts(
+def write_missing_artifacts(
     store: RunStore, config: TrainConfig, data: RunData, model_factory: ModelFactory
 ) -> None:
     """Write the data and residual artifacts that a run begun by an older nrc lacks (the caller
@@ -115,14 +115,14 @@ def _train(
             store.write_data(data.info, data.raw_targets)
         else:
             loop.restore(state)
-            monitor.rows = _restored_rows(store, config, loop.epoch)
+            monitor.rows = restored_rows(store, config, loop.epoch)
             monitor.layer_rows = [r for r in store.read_layer_rows() if r["epoch"] <= loop.epoch]
             monitor.load_state_dict(state.get("monitor", {}))
             log.info("resuming run %s at epoch %d", store.path, loop.epoch)
         loop.run()
         assert len(monitor.rows) == expected_rows(config)
         if not store.has_artifacts():  # resumed from a checkpoint of an older nrc
-            _write_missing_artifacts(store, config, data, model_factory)
+            write_missing_artifacts(store, config, data, model_factory)
         return store.path
 
 
@@ -145,7 +145,7 @@ def run(
     validate(config)
     store = RunStore(run_dir)
     if store.has_config():
-        _check_same_config(store, config)
+        check_same_config(store, config)
         if store.is_complete():
             log.info("run %s is complete; reusing it", store.path)
             if store.has_artifacts():
@@ -153,10 +153,10 @@ def run(
     prepared, model = _prepare(config, data, model_factory)
     with store.locked():
         if store.has_config():
-            _check_same_config(store, config)
+            check_same_config(store, config)
             if store.is_complete():
                 if not store.has_artifacts():
-                    _write_missing_artifacts(store, config, prepared, model_factory)
+                    write_missing_artifacts(store, config, prepared, model_factory)
                 return store.path
         else:
             store.write_config(config)

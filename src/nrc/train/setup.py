@@ -66,6 +66,31 @@ def as_dtype(data: Tensors, dtype: torch.dtype) -> Tensors:
     return Tensors(*(t.to(dtype) for t in (data.x_train, data.y_train, data.x_test, data.y_test)))
 
 
+# The directions a rank-r target keeps are the top r principal directions of the training
+# targets; the others are shrunk by this factor (their variance by its square), so that Σ stays
+# positive definite and every metric stays defined (docs/training.md, "Low-rank targets").
+LOW_RANK_SHRINK = 1e-3
+
+
+def low_rank_targets(data: Tensors, rank: int) -> Tensors:
+    """Targets of effective rank `rank`: ȳ + (y − ȳ)(P + s·(I − P)) with P the projection onto
+    the top `rank` principal directions of the training targets and s = LOW_RANK_SHRINK, applied
+    to both splits with the training mean and directions."""
+    y = data.y_train.double()
+    n = y.shape[1]
+    if rank >= n:
+        raise ValueError(f"config key 'target_rank' ({rank}) must be below n = {n} targets")
+    mean = y.mean(0)
+    _, _, vt = torch.linalg.svd(y - mean, full_matrices=False)
+    keep = vt[:rank].T @ vt[:rank]
+    mix = keep + LOW_RANK_SHRINK * (torch.eye(n, dtype=y.dtype) - keep)
+
+    def project(t: torch.Tensor) -> torch.Tensor:
+        return ((t.double() - mean) @ mix + mean).to(t.dtype)
+
+    return Tensors(data.x_train, project(data.y_train), data.x_test, project(data.y_test))
+
+
 def scale_targets(data: Tensors, how: str) -> tuple[Tensors, dict[str, list[float]]]:
     """Targets rescaled per column by statistics of the training targets (both splits alike).
 
@@ -104,7 +129,7 @@ def build_model(config: TrainConfig, in_shape: tuple[int, ...], out_dim: int) ->
             )
         mlp = MLP(
             in_shape[0], out_dim, depth=config.depth, width=config.width,
-            activation=config.activation,
+            activation=config.activation, bias=config.bias,
         )  # fmt: skip
         return mlp.to(getattr(torch, config.dtype))
     if len(in_shape) != 3:
@@ -150,6 +175,8 @@ def training_data(config: TrainConfig, data: Any | None = None) -> RunData:
     loaded = load_dataset(config) if data is None else data
     raw = check_tensors(loaded)
     tensors, scaling = scale_targets(raw, config.target_scaling)
+    if config.target_rank is not None:
+        tensors = low_rank_targets(tensors, config.target_rank)
     tensors = as_dtype(tensors, getattr(torch, config.dtype))
     info = {
         "dataset": config.dataset,
@@ -159,5 +186,6 @@ def training_data(config: TrainConfig, data: Any | None = None) -> RunData:
         "train_size": raw.x_train.shape[0],
         "test_size": raw.x_test.shape[0],
         "target_scaling": {"how": config.target_scaling, **scaling},
+        "target_rank": config.target_rank,
     }
     return RunData(tensors, raw.y_train.numpy(), info)

@@ -11,6 +11,7 @@ data.json        the data the run trained on: dataset, provenance, shapes, targe
 targets.npz      the training targets as loaded (before scaling), for Table 1 and the UFM
 residuals.npz    residuals ŷ − y on the training set at the first and last evaluation (Fig. 11)
 snapshots/       with `snapshots="log"`: the model at log-spaced epochs (epoch_NNNNNNN.pt)
+geometry.json    with `geometry`: TwoNN intrinsic dimension of the final features and targets
 analysis.parquet rows of `nrc analyze`: the layers of each snapshot, measured afterwards
 train.log        the log of the run
 summary.json     written last: status "complete", rows, last epoch, seconds, the final row
@@ -51,6 +52,7 @@ RESIDUALS = "residuals.npz"
 LOCK = ".lock"
 SNAPSHOTS = "snapshots"
 ANALYSIS = "analysis.parquet"
+GEOMETRY = "geometry.json"
 
 
 class RunInUseError(BlockingIOError):
@@ -231,6 +233,17 @@ class RunStore:
         """The residuals artifact: ŷ − y of the first and last evaluation and the targets."""
         arrays = {"initial": initial, "final": final, "y_train": y_train}
         self.write_arrays(RESIDUALS, {k: v.double().numpy() for k, v in arrays.items()})
+
+    def write_geometry(self, geometry: Mapping[str, Any]) -> None:
+        """The geometry artifact (intrinsic dimensions of the final features and targets)."""
+        write_json(self.file(GEOMETRY), dict(geometry))
+
+    def read_geometry(self) -> dict[str, Any]:
+        """geometry.json of the run."""
+        path = self.file(GEOMETRY)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the run measured no geometry (geometry=false)")
+        return read_json(path)
 
     def has_artifacts(self) -> bool:
         """Whether the data and residual artifacts exist (runs of older nrc versions lack them)."""
