@@ -22,9 +22,18 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from nrc.train import ProcessPool, RunSpec, RunStore, Serial, TrainConfig, run_points
+from nrc.train import (
+    ProcessPool,
+    RunInUseError,
+    RunSpec,
+    RunStore,
+    Serial,
+    TrainConfig,
+    ray_launch,
+    run_points,
+)
 from nrc.train.launch import Done, Status
-from nrc.train.ray_launch import RayLauncher, capacity, launcher_from_options
+from nrc.train.ray_launch import RayLauncher, _train_task, capacity, launcher_from_options
 from tests.train.conftest import make_data
 from tests.train.test_launch import _alive, _children
 
@@ -165,21 +174,22 @@ def test_a_killed_worker_is_retried_and_resumes_to_the_identical_table(
 
 
 def test_a_task_waits_for_a_lock_that_is_still_being_released(
-    ray_session: Any, tiny: TrainConfig, tmp_path: Path
+    tiny: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = RunSpec("held", tiny, tmp_path / "held")
-    statuses: list[Status] = []
-    with RunStore(spec.dir).locked():  # a dying worker's lock, released 2 s after the task starts
-        launch = threading.Thread(
-            target=RayLauncher(data=make_data()).launch,
-            args=([spec], lambda _, status: statuses.append(status)),
-        )
-        launch.start()
-        time.sleep(2.0)
+    with RunStore(spec.dir).locked():  # a dead worker's lock that the kernel has not yet released
+        task = threading.Thread(target=_train_task, args=(spec, make_data(), 1))
+        task.start()  # the task's own open file: flock refuses it, even in this process
+        time.sleep(2.5)
+        assert task.is_alive() and not (spec.dir / "summary.json").exists()
     released = time.time()
-    launch.join(timeout=60)
-    assert statuses == [{"status": "complete", "error": None}]
+    task.join(timeout=60)
     assert (spec.dir / "summary.json").stat().st_mtime > released
+    monkeypatch.setattr(ray_launch, "LOCK_TRIES", 3)
+    monkeypatch.setattr(ray_launch, "LOCK_WAIT_S", 0.01)
+    other = RunSpec("other", tiny, tmp_path / "other")
+    with RunStore(other.dir).locked(), pytest.raises(RunInUseError, match="in use by another"):
+        _train_task(other, make_data(), 1)  # a lock that stays held: in use, after 3 tries
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
