@@ -109,3 +109,22 @@ def test_pretrained_flag_loads_resnet_weights(
     torch.testing.assert_close(state["conv1.weight"], reference["conv1.weight"])
     with pytest.raises(FileNotFoundError, match="--pretrained missing.pth"):
         _main([*argv, "--pretrained", "missing.pth", "--out", "r2"])
+
+
+def test_log_sends_the_metrics_to_tensorboard(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--log tensorboard` writes event files under RUN/logs holding the table's values."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    args = ["train", str(config_file), "--out", str(out), "--no-progress", "--log", "tensorboard"]
+    assert _main(args) == 0
+    events = EventAccumulator(str(out / "logs" / "tensorboard")).Reload()
+    table = load_run(out)[1]
+    scalars = events.Scalars("nrc/nrc1")
+    assert [e.step for e in scalars] == list(table.epoch)
+    assert [e.value for e in scalars] == pytest.approx(list(table.nrc1), rel=1e-6)
+    with pytest.raises(ValueError, match="--log must be one of"):
+        _main(["train", str(config_file), "--out", str(tmp_path / "x"), "--log", "csv"])
+    assert not (tmp_path / "x").exists()

@@ -65,6 +65,8 @@ def test_sweep_gathers_reuses_and_survives_a_failed_run(
     # a second call asks run() for every point again: run() reuses the finished ones
     launch_module = sys.modules["nrc.train.launch"]
     calls: list[float] = []
-    monkeypatch.setattr(launch_module, "run", lambda config, run_dir, data: calls.append(config.lr))
+    monkeypatch.setattr(
+        launch_module, "run", lambda config, run_dir, **kwargs: calls.append(config.lr)
+    )
     sweep(tiny, grid, tmp_path / "sweep", data=data)
     assert calls == [0.1, 1e6, 0.1, 1e6]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from nrc.experiments.plan import REPRODUCTION_PRESETS, STUDIES
-from nrc.train.commands import add_batched, add_threads, parse_assignments
+from nrc.train.commands import add_batched, add_threads, add_tracker, parse_assignments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_batched(p)
     add_threads(p)
+    add_tracker(p)
     p.set_defaults(func=_reproduce)
 
 
@@ -63,6 +64,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         batched=args.batched,
         threads=args.threads,
         study=args.study,
+        tracker=args.tracker,
     )
     print(f"report: {index.resolve()}")
     return 0

@@ -37,14 +37,16 @@ def execute(
     jobs: int = 1,
     batched: bool | None = None,
     threads: int | None = None,
+    tracker: str | None = None,
 ) -> Results:
     """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first;
     with ``batched`` the MLP runs sharing architecture and dataset as stacks, default on CUDA;
-    ``threads`` per run, see ``nrc.train.launch.threads_for``), and gather the tables by group."""
+    ``threads`` per run, see ``nrc.train.launch.threads_for``; ``tracker`` also receives every
+    run's metrics), and gather the tables by group."""
     launcher = launcher_for(jobs, batched=batched, threads=threads)
     if jobs > 1:  # a serial launch renders on first load, in this process
         prepare(plan)
     todo = sorted(points(plan), key=lambda p: _order(p[1]))
     log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
-    result = run_points(todo, Path(root), launcher=launcher)
+    result = run_points(todo, Path(root), launcher=launcher, tracker=tracker)
     return Results.from_sweep(plan, Path(root), result.table, result.status)

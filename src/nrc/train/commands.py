@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_threads(p)
+    add_tracker(p)
     p.set_defaults(func=train_command)
 
     s = sub.add_parser("sweep", help="many runs over a grid of config values, one table")
@@ -53,6 +54,7 @@ def register(sub: Any) -> None:
     s.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     add_batched(s)
     add_threads(s)
+    add_tracker(s)
     s.set_defaults(func=sweep_command)
 
 
@@ -74,6 +76,18 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="torch threads per run (default: 1 for an MLP, cores/jobs for a ResNet)",
+    )
+
+
+def add_tracker(parser: argparse.ArgumentParser) -> None:
+    """The `--log tensorboard|wandb|mlflow` option (docs/integrations.md)."""
+    parser.add_argument(
+        "--log",
+        dest="tracker",
+        default=None,
+        metavar="TRACKER",
+        help="also send every run's metrics to tensorboard, wandb (offline unless logged in) "
+        "or mlflow, as nrc/<metric> by epoch, under RUN/logs",
     )
 
 
@@ -128,7 +142,7 @@ def train_command(args: argparse.Namespace) -> int:
             )
         config = RunStore(args.resume).read_config()
         torch.set_num_threads(threads_for(config, 1, check_threads(args.threads)))
-        run_dir = resume(args.resume, progress=not args.no_progress)
+        run_dir = resume(args.resume, progress=not args.no_progress, tracker=args.tracker)
     else:
         if not args.config:
             raise ValueError("give a CONFIG (preset or file) or --resume RUN")
@@ -142,7 +156,7 @@ def train_command(args: argparse.Namespace) -> int:
             args.config, json.dumps(to_dict(config), sort_keys=True), config.dataset
         )
         torch.set_num_threads(threads_for(config, 1, check_threads(args.threads)))
-        run_dir = run(config, out, progress=not args.no_progress)
+        run_dir = run(config, out, progress=not args.no_progress, tracker=args.tracker)
     _print_final(run_dir)
     return 0
 
@@ -171,6 +185,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         jobs=check_jobs(args.jobs),
         batched=args.batched,
         threads=check_threads(args.threads),
+        tracker=args.tracker,
     )
     print(result.status[["run", "status", "error"]].to_string(index=False))
     print(f"table: {args.out / 'sweep.parquet'} ({len(result.table)} rows)")

@@ -43,11 +43,13 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a name (unique in its launch), its config and its directory."""
+    """One run: a name (unique in its launch), its config, its directory and the tracker its
+    metrics also go to (`tracker`: None, "tensorboard", "wandb" or "mlflow")."""
 
     name: str
     config: TrainConfig
     dir: Path
+    tracker: str | None = None
 
 
 class Launcher(Protocol):
@@ -120,7 +122,9 @@ class _Datasets:
 def _run_here(spec: RunSpec, data_for: _Datasets, threads: int | None) -> Status:
     """One run in this process with its threads (see `threads_for`)."""
     torch.set_num_threads(threads_for(spec.config, 1, threads))
-    return _attempt(lambda: run(spec.config, spec.dir, data=data_for(spec.config)))
+    return _attempt(
+        lambda: run(spec.config, spec.dir, data=data_for(spec.config), tracker=spec.tracker)
+    )
 
 
 class Serial:
@@ -151,7 +155,7 @@ def _run_in_worker(spec: RunSpec, data: Any, threads: int, parent: int) -> None:
     if os.getppid() != parent:
         raise RuntimeError(f"{spec.name}: the launching process {parent} is gone; not started")
     torch.set_num_threads(threads)
-    run(spec.config, spec.dir, data=data)
+    run(spec.config, spec.dir, data=data, tracker=spec.tracker)
 
 
 class ProcessPool:
@@ -187,7 +191,7 @@ class Batched:
     """Every group of stackable runs that share all but the per-model keys (architecture,
     dataset, sizes, schedule length; `nrc.train.batched.group_key`) trained as one stack in
     this process on `device` (default: CUDA if present), groups one after another; a run that
-    cannot be stacked, or is alone in its group, trains as a single run here."""
+    cannot be stacked, is alone in its group or logs to a tracker, trains as a single run here."""
 
     def __init__(
         self,
@@ -201,7 +205,7 @@ class Batched:
         data_for = _Datasets(self.data)
         groups: dict[tuple[Any, ...], list[RunSpec]] = {}
         for spec in specs:
-            if stackable(spec.config) is None:
+            if stackable(spec.config) is None and spec.tracker is None:
                 groups.setdefault(group_key(spec.config), []).append(spec)
             else:
                 groups[("single", spec.name)] = [spec]

@@ -43,6 +43,17 @@ def _log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
+def check_tracker(tracker: str | None) -> str | None:
+    """`tracker` if it is None or one of `nrc.integrations.loggers.KINDS`, else ValueError."""
+    if tracker is None:
+        return None
+    from nrc.integrations.loggers import KINDS  # optional trackers
+
+    if tracker not in KINDS:
+        raise ValueError(f"--log must be one of {KINDS}, got {tracker!r}")
+    return tracker
+
+
 def check_same_config(store: RunStore, config: TrainConfig) -> None:
     """Raise unless the run directory holds `config`."""
     existing, new = to_dict(store.read_config()), to_dict(config)
@@ -98,17 +109,20 @@ def _train(
     model: RegressionModel,
     model_factory: ModelFactory,
     progress: bool,
+    tracker: str | None = None,
 ) -> Path:
-    """Train (or continue) the locked run in `store` to its last epoch."""
+    """Train (or continue) the locked run in `store` to its last epoch; with `tracker` the
+    monitor's rows also go to that tracker (`nrc.integrations.loggers`, docs/integrations.md)."""
     with _log_to(store.file(LOG)):
         state = store.read_checkpoint()
         monitor = CollapseMonitor(config)
-        loop = Loop(
-            config,
-            model,
-            data.tensors,
-            [monitor, RunWriter(store, monitor), Progress(monitor, enabled=progress)],
-        )
+        callbacks = [monitor, RunWriter(store, monitor), Progress(monitor, enabled=progress)]
+        if tracker is not None:
+            from nrc.integrations.loggers import MetricsLogger  # optional trackers
+
+            logs = store.file("logs") / tracker
+            callbacks.insert(1, MetricsLogger(tracker, logs, monitor, name=store.path.name))
+        loop = Loop(config, model, data.tensors, callbacks)
         if state is None:
             log.info("starting run %s: %s", store.path, to_dict(config))
             log.info("data: %s", data.info)
@@ -133,8 +147,10 @@ def run(
     data: Any | None = None,
     model_factory: ModelFactory = build_model,
     progress: bool = False,
+    tracker: str | None = None,
 ) -> Path:
-    """Train `config` into `run_dir` and return it.
+    """Train `config` into `run_dir` and return it (`tracker`: "tensorboard", "wandb" or
+    "mlflow" also sends the metrics there, under `run_dir/logs`).
 
     A finished run with the same config is reused as is; an unfinished one is resumed; a run
     directory holding another config, an inconsistent finished run, or one trained by another
@@ -143,6 +159,7 @@ def run(
     `build_model` (any model with `features(x)` and a linear `head`).
     """
     validate(config)
+    check_tracker(tracker)
     store = RunStore(run_dir)
     if store.has_config():
         check_same_config(store, config)
@@ -160,7 +177,7 @@ def run(
                 return store.path
         else:
             store.write_config(config)
-        return _train(store, config, prepared, model, model_factory, progress)
+        return _train(store, config, prepared, model, model_factory, progress, tracker)
 
 
 def resume(
@@ -169,6 +186,7 @@ def resume(
     data: Any | None = None,
     model_factory: ModelFactory = build_model,
     progress: bool = False,
+    tracker: str | None = None,
 ) -> Path:
     """Continue the run in `run_dir` from its last checkpoint (its own config.json)."""
     store = RunStore(run_dir)
@@ -178,4 +196,4 @@ def resume(
         return store.path
     prepared, model = _prepare(config, data, model_factory)
     with store.locked():
-        return _train(store, config, prepared, model, model_factory, progress)
+        return _train(store, config, prepared, model, model_factory, progress, tracker)

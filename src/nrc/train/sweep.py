@@ -22,6 +22,7 @@ from nrc.io import write_json
 from nrc.train.config import TrainConfig, apply_overrides, to_row
 from nrc.train.launch import Launcher, RunSpec, Status, launcher_for
 from nrc.train.presets import FIG10_LAMBDA_H, PAPER_WD_GRIDS, resolve
+from nrc.train.runner import check_tracker
 from nrc.train.store import RunStore, safe_component, write_table
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def sweep(
     data: Any | None = None,
     batched: bool | None = None,
     threads: int | None = None,
+    tracker: str | None = None,
 ) -> SweepResult:
     """Run every grid point under `root` (`jobs` processes at a time, or with `batched` every
     group of points sharing architecture and dataset as one stack; default: batched on CUDA)
@@ -110,16 +112,18 @@ def sweep(
     recorded in the status table, the others go on.
     """
     launcher = launcher_for(jobs, data, batched=batched, threads=threads)
-    return run_points(expand(spec, grid, overrides), root, launcher=launcher)
+    return run_points(expand(spec, grid, overrides), root, launcher=launcher, tracker=tracker)
 
 
-def run_specs(points: Sequence[tuple[str, TrainConfig]], root: Path) -> list[RunSpec]:
-    """`RunSpec`s of (name, config) points in `root/<name>`; a name may hold sub-folders, each
-    a safe path component."""
+def run_specs(
+    points: Sequence[tuple[str, TrainConfig]], root: Path, tracker: str | None = None
+) -> list[RunSpec]:
+    """`RunSpec`s of (name, config) points in `root/<name>` (a name may hold sub-folders, each
+    a safe path component), their metrics also sent to `tracker`."""
     specs = []
     for name, config in points:
         parts = [safe_component(p, "run name part") for p in name.split("/")]
-        specs.append(RunSpec(name, config, root.joinpath(*parts)))
+        specs.append(RunSpec(name, config, root.joinpath(*parts), tracker))
     return specs
 
 
@@ -129,11 +133,12 @@ def run_points(
     *,
     launcher: Launcher | None = None,
     progress: bool = True,
+    tracker: str | None = None,
 ) -> SweepResult:
     """Run (name, config) points in `root/<name>` through `launcher` (default: in this process)
     in the given order, and gather them (see :func:`sweep`). A progress bar counts runs."""
     root = Path(root)
-    specs = run_specs(points, root)
+    specs = run_specs(points, root, check_tracker(tracker))
     root.mkdir(parents=True, exist_ok=True)
     status: dict[str, Status] = {}
     bar = tqdm(total=len(specs), unit="run", desc=f"runs in {root}", disable=not progress)
