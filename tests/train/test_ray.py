@@ -33,7 +33,13 @@ from nrc.train import (
     run_points,
 )
 from nrc.train.launch import Done, Status
-from nrc.train.ray_launch import RayLauncher, _train_task, capacity, launcher_from_options
+from nrc.train.ray_launch import (
+    RayLauncher,
+    _train_task,
+    capacity,
+    check_capacity,
+    launcher_from_options,
+)
 from tests.train.conftest import make_data
 from tests.train.test_launch import _alive, _children
 
@@ -282,20 +288,23 @@ class _FakeRay:
 
     def get(self, ref: object) -> None:
         spec = self.pending.pop(ref)
+        if spec.name == "r3":  # a node with two more GPUs joins
+            self.resources = {"CPU": 16.0, "GPU": 3.0}
         if spec.name == "bad":
             raise self.exceptions.RayTaskError(ValueError("training diverged at epoch 3"))
 
 
-def test_tasks_in_flight_are_bounded_by_the_cluster_and_data_is_put_once(
+def test_tasks_in_flight_follow_the_clusters_resources_and_data_is_put_once(
     tiny: TrainConfig, tmp_path: Path
 ) -> None:
     fake = _FakeRay({"CPU": 8.0, "GPU": 1.0})
-    names = ["r0", "bad", "r2", "r3", "r4", "r5"]
+    names = ["r0", "bad", "r2", "r3", *(f"r{i}" for i in range(4, 12))]
     specs = [RunSpec(name, tiny, tmp_path / name) for name in names]
     launcher = RayLauncher(cpus_per_run=2, gpus_per_run=0.5, max_retries=3, data=make_data())
     reported: dict[str, Status] = {}
     launcher._run_all(fake, specs, lambda spec, status: reported.setdefault(spec.name, status))
-    assert len(fake.puts) == 1 and fake.most_in_flight == 2  # GPU: 1 / 0.5 runs at once
+    assert len(fake.puts) == 1
+    assert fake.most_in_flight == 6  # 1 GPU / 0.5: 2 runs at once, then 3 GPUs: 6
     assert fake.options == {"num_cpus": 2, "num_gpus": 0.5, "max_retries": 3}
     assert list(reported) == names and not fake.pending
     assert reported["bad"] == {
@@ -308,10 +317,12 @@ def test_capacity_counts_whole_runs_and_refuses_a_cluster_that_holds_none() -> N
     assert capacity({"CPU": 2.0}, 1, 0) == 2
     assert capacity({"CPU": 16.0, "GPU": 1.0}, 1, 0.1) == 10
     assert capacity({"CPU": 3.0, "GPU": 4.0}, 2, 1) == 1
+    assert capacity({"CPU": 8.0}, 1, 0.25) == 0
     with pytest.raises(ValueError, match=r"\(8 CPU, 0 GPU\) cannot hold one run"):
-        capacity({"CPU": 8.0}, 1, 0.25)
+        check_capacity({"CPU": 8.0}, 1, 0.25)
     with pytest.raises(ValueError, match="cpus_per_run=4"):
-        capacity({"CPU": 2.0}, 4, 0)
+        check_capacity({"CPU": 2.0}, 4, 0)
+    check_capacity({"CPU": 2.0}, 2, 0)
 
 
 @pytest.mark.parametrize(

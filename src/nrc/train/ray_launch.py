@@ -68,16 +68,20 @@ def check_shared_path(path: Path, address: str | None) -> None:
 
 def capacity(resources: Mapping[str, float], cpus_per_run: int, gpus_per_run: float) -> int:
     """How many runs of `cpus_per_run` CPUs and `gpus_per_run` GPUs the cluster's `resources`
-    (`ray.cluster_resources()`) hold at once; ValueError when not even one fits."""
+    (`ray.cluster_resources()`) hold at once (0: not even one)."""
     cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
     fits = [cpus / cpus_per_run] + ([gpus / gpus_per_run] if gpus_per_run else [])
-    slots = int(min(fits) + 1e-9)  # 1 / 0.1 GPUs is 10 runs, not 9.999…
-    if slots < 1:
+    return int(min(fits) + 1e-9)  # 1 / 0.1 GPUs is 10 runs, not 9.999…
+
+
+def check_capacity(resources: Mapping[str, float], cpus_per_run: int, gpus_per_run: float) -> None:
+    """ValueError when the cluster's `resources` cannot hold even one run."""
+    if capacity(resources, cpus_per_run, gpus_per_run) < 1:
         raise ValueError(
-            f"the Ray cluster ({cpus:g} CPU, {gpus:g} GPU) cannot hold one run of "
-            f"cpus_per_run={cpus_per_run} and gpus_per_run={gpus_per_run:g}"
+            f"the Ray cluster ({resources.get('CPU', 0.0):g} CPU, {resources.get('GPU', 0.0):g} "
+            f"GPU) cannot hold one run of cpus_per_run={cpus_per_run} and "
+            f"gpus_per_run={gpus_per_run:g}"
         )
-    return slots
 
 
 def _train_task(spec: RunSpec, data: Any | None, threads: int) -> None:
@@ -167,16 +171,19 @@ class RayLauncher:
                 ray.shutdown()
 
     def _run_all(self, ray: ModuleType, specs: Sequence[RunSpec], done: Done) -> None:
-        """Submit tasks while the cluster has room, report each as it completes."""
-        slots = capacity(ray.cluster_resources(), self.cpus_per_run, self.gpus_per_run)
+        """Submit tasks while the cluster has room (its resources read again as each task
+        ends, so nodes that join later take runs), report each task as it completes."""
+        check_capacity(ray.cluster_resources(), self.cpus_per_run, self.gpus_per_run)
         task = ray.remote(_train_task).options(
             num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries
         )
         data = None if self.data is None else ray.put(self.data)
-        log.info("%d runs on Ray, at most %d at a time", len(specs), slots)
+        log.info("%d runs on Ray", len(specs))
         todo, pending = iter(specs), {}
         while True:
-            for spec in itertools.islice(todo, slots - len(pending)):
+            room = capacity(ray.cluster_resources(), self.cpus_per_run, self.gpus_per_run)
+            slots = max(1, room)  # a lost node leaves at least one run going
+            for spec in itertools.islice(todo, max(0, slots - len(pending))):
                 pending[task.remote(spec, data, self.cpus_per_run)] = spec
             if not pending:
                 return
