@@ -198,6 +198,12 @@ def test_a_task_waits_for_a_lock_that_is_still_being_released(
         _train_task(other, make_data(), 1)  # a lock that stays held: in use, after 3 tries
 
 
+def test_a_task_sends_the_metrics_to_the_runs_tracker(tiny: TrainConfig, tmp_path: Path) -> None:
+    spec = RunSpec("logged", dataclasses.replace(tiny, epochs=10), tmp_path / "r", "tensorboard")
+    _train_task(spec, make_data(), 1)
+    assert list((spec.dir / "logs").rglob("events.out.tfevents.*"))
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_killed_driver_rerun_reuses_finished_runs_and_resumes_the_rest(
     tiny: TrainConfig, tmp_path: Path

@@ -90,7 +90,7 @@ def _train_task(spec: RunSpec, data: Any | None, threads: int) -> None:
     torch.set_num_threads(threads)
     for attempt in range(1, LOCK_TRIES + 1):
         try:
-            run(spec.config, spec.dir, data=data)
+            run(spec.config, spec.dir, data=data, tracker=spec.tracker)
             return
         except RunInUseError:
             if attempt == LOCK_TRIES:
