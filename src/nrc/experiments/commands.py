@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from nrc.experiments.plan import REPRODUCTION_PRESETS, STUDIES
-from nrc.train.commands import add_batched, add_threads, add_tracker, parse_assignments
+from nrc.train.commands import (
+    add_batched,
+    add_launcher,
+    add_threads,
+    add_tracker,
+    launcher_of,
+    parse_assignments,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_batched(p)
     add_threads(p)
     add_tracker(p)
+    add_launcher(p)
     p.set_defaults(func=_reproduce)
 
 
@@ -48,6 +56,9 @@ def _reproduce(args: argparse.Namespace) -> int:
     from nrc.experiments.plan import default_datasets
     from nrc.experiments.reproduce import reproduce
 
+    default = args.preset if args.study == "paper" else f"{args.preset}-{args.study}"
+    out = args.out or Path("out") / default
+    launcher = launcher_of(args, out)
     if args.datasets is None:
         datasets = default_datasets()
     else:
@@ -55,8 +66,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     index = reproduce(
         args.preset,
         datasets,
-        args.out
-        or Path("out") / (args.preset if args.study == "paper" else f"{args.preset}-{args.study}"),
+        out,
         jobs=args.jobs,
         formats=("png", "pdf") if args.pdf else ("png",),
         overrides=parse_assignments(args.set),
@@ -65,6 +75,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         threads=args.threads,
         study=args.study,
         tracker=args.tracker,
+        launcher=launcher,
     )
     print(f"report: {index.resolve()}")
     return 0

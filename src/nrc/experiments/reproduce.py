@@ -37,7 +37,7 @@ from nrc.experiments.report import write_report
 from nrc.experiments.results import Results
 from nrc.experiments.runs import execute
 from nrc.io import atomic_write, write_json
-from nrc.train.launch import check_jobs, check_threads
+from nrc.train.launch import Launcher, check_jobs, check_threads
 from nrc.train.runner import check_tracker
 
 log = logging.getLogger(__name__)
@@ -118,19 +118,27 @@ def reproduce(
     threads: int | None = None,
     study: str = "paper",
     tracker: str | None = None,
+    launcher: Launcher | None = None,
 ) -> Path:
     """The whole reproduction; returns the path of index.html. ``overrides`` (``{key: value}``)
     apply to every run, after the preset (used for tiny test configurations). Every option is
     checked before any work starts. ``batched`` and ``threads`` go to the launcher
     (``nrc.experiments.runs.execute``); ``study`` is "paper", "deep" or "all"
-    (``nrc.experiments.plan.STUDIES``); ``tracker`` also receives every run's metrics."""
+    (``nrc.experiments.plan.STUDIES``); ``tracker`` also receives every run's metrics; a given
+    ``launcher`` (e.g. Ray's, docs/distributed.md) replaces jobs/batched/threads."""
     started = time.perf_counter()
     _check_options(jobs, tuple(formats), phase_points_per_decade, threads)
     check_tracker(tracker)
     plan = plan_for(preset, tuple(datasets), overrides, study)
     out = Path(out)
     results = execute(
-        plan, out / "runs", jobs=jobs, batched=batched, threads=threads, tracker=tracker
+        plan,
+        out / "runs",
+        jobs=jobs,
+        batched=batched,
+        threads=threads,
+        tracker=tracker,
+        launcher=launcher,
     )
     if "paper" in plan.studies:
         results = _with_phase(results, phase_points_per_decade)

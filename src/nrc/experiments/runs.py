@@ -9,7 +9,7 @@ from pathlib import Path
 from nrc.data import registry
 from nrc.experiments.plan import Plan, points
 from nrc.experiments.results import Results
-from nrc.train import TrainConfig, launcher_for, run_points
+from nrc.train import Launcher, Serial, TrainConfig, launcher_for, run_points
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,14 @@ def execute(
     batched: bool | None = None,
     threads: int | None = None,
     tracker: str | None = None,
+    launcher: Launcher | None = None,
 ) -> Results:
     """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first;
     with ``batched`` the MLP runs sharing architecture and dataset as stacks, default on CUDA;
     ``threads`` per run, see ``nrc.train.launch.threads_for``; ``tracker`` also receives every
-    run's metrics), and gather the tables by group."""
-    launcher = launcher_for(jobs, batched=batched, threads=threads)
-    if jobs > 1:  # a serial launch renders on first load, in this process
+    run's metrics; a given ``launcher``, e.g. Ray's, replaces these), and gather the tables."""
+    launcher = launcher or launcher_for(jobs, batched=batched, threads=threads)
+    if not isinstance(launcher, Serial):  # a serial launch renders on first load, here
         prepare(plan)
     todo = sorted(points(plan), key=lambda p: _order(p[1]))
     log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)

@@ -32,6 +32,7 @@ from nrc.metrics.schema import row_matrix
 from nrc.models.layers import ProbePoint, probe_points
 from nrc.models.mlp import RegressionModel
 from nrc.train.config import TrainConfig
+from nrc.train.distributed import SINGLE, Ranks
 from nrc.train.loop import Callback, Loop
 from nrc.train.setup import Tensors
 from nrc.train.store import RunStore, snapshot_epochs
@@ -87,7 +88,9 @@ def _layer_rows(
 
 
 @torch.no_grad()
-def measure(model: RegressionModel, data: Tensors, config: TrainConfig) -> Measurement:
+def measure(
+    model: RegressionModel, data: Tensors, config: TrainConfig, ranks: Ranks = SINGLE
+) -> Measurement:
     """The collapse measurement of the current model on the whole training set.
 
     The row is the CollapseReport of the head (`report.to_dict()`, with its MSE and R² named
@@ -95,7 +98,8 @@ def measure(model: RegressionModel, data: Tensors, config: TrainConfig) -> Measu
     `config.layers` (`nrc.models.layers.probe_points`) are measured in the same forward passes;
     the layer followed by the head shares the head's statistics. The model is measured in eval
     mode and put back into the mode it was in; with `config.recalibrate_bn` the BatchNorm
-    statistics are first recomputed over the training set.
+    statistics are first recomputed over the training set. Over several `ranks` each measures
+    its share of the rows and the moments are summed (docs/distributed.md).
     """
     if config.recalibrate_bn:
         recalibrate_batchnorm(model, data.x_train, config.batch_size)  # type: ignore[arg-type]
@@ -109,29 +113,37 @@ def measure(model: RegressionModel, data: Tensors, config: TrainConfig) -> Measu
         name: stats for name in points if name not in probed
     }
     bs = config.eval_batch_size
+    x_train, y_train = ranks.share(data.x_train), ranks.share(data.y_train)
+    x_test, y_test = ranks.share(data.x_test), ranks.share(data.y_test)
     residuals = []
     probe = LayerProbe({n: p.module for n, p in probed.items()}, pool="mean") if probed else None
     with probe or contextlib.nullcontext():
-        for start in range(0, data.x_train.shape[0], bs):
-            h = model.features(data.x_train[start : start + bs])
+        for start in range(0, x_train.shape[0], bs):
+            h = model.features(x_train[start : start + bs])
             predictions = head(h)
-            targets = data.y_train[start : start + bs]
+            targets = y_train[start : start + bs]
             stats.update(h, targets, predictions=predictions)
             for name, captured in (probe.take() if probe else {}).items():
                 layer_stats[name].update(captured.output, targets, predictions)
             residuals.append(predictions - targets)
+    if ranks.world > 1:
+        for reduced in {id(st): st for st in (stats, *layer_stats.values())}.values():
+            reduced.all_reduce()
     gamma_ufm = config.lambda_w * config.lambda_h if config.regularization == "ufm" else None
     convention = Convention(features=config.convention)
     report = stats.compute(head.weight, head.bias, gamma=gamma_ufm, convention=convention)
-    sq_err = sum(
-        float((model(data.x_test[s : s + bs]) - data.y_test[s : s + bs]).double().pow(2).sum())
-        for s in range(0, data.x_test.shape[0], bs)
+    sq_err = ranks.sum(
+        sum(
+            float((model(x_test[s : s + bs]) - y_test[s : s + bs]).double().pow(2).sum())
+            for s in range(0, x_test.shape[0], bs)
+        )
     )
     model.train(was_training)  # type: ignore[attr-defined]
     row = report.to_dict()
     row["train_mse"], row["train_r2"] = row.pop("mse"), row.pop("r2")
     row.update(test_mse=sq_err / data.y_test.numel(), activation=config.activation)
-    return Measurement(row, _layer_rows(layer_stats, points, convention), torch.cat(residuals))
+    layers = _layer_rows(layer_stats, points, convention)
+    return Measurement(row, layers, ranks.gather_rows(torch.cat(residuals)))
 
 
 # TwoNN on at most this many training samples (a seeded subsample above it; docs/metrics.md).
@@ -182,15 +194,15 @@ class CollapseMonitor(Callback):
     rows and the first and last training residuals (Fig. 11). A resumed run seeds `rows` and
     `layer_rows` with those its tables hold."""
 
-    def __init__(self, config: TrainConfig) -> None:
-        self.config = config
+    def __init__(self, config: TrainConfig, ranks: Ranks = SINGLE) -> None:
+        self.config, self.ranks = config, ranks
         self.rows: list[dict[str, Any]] = []
         self.layer_rows: list[dict[str, Any]] = []
         self.residuals: dict[str, torch.Tensor] = {}
         self.geometry: dict[str, Any] | None = None
 
     def on_evaluate(self, loop: Loop) -> None:
-        measured = measure(loop.model, loop.data, self.config)
+        measured = measure(loop.model, loop.data, self.config, self.ranks)
         row, residuals, at = (
             measured.row,
             measured.residuals,
@@ -209,7 +221,7 @@ class CollapseMonitor(Callback):
         )  # fmt: skip
 
     def on_end(self, loop: Loop) -> None:
-        if self.config.geometry:
+        if self.config.geometry and self.ranks.main:
             self.geometry = final_geometry(loop.model, loop.data, self.config)
         gamma, values = paper_protocol(self.rows)
         self.rows = [

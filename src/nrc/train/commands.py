@@ -11,11 +11,13 @@ from typing import Any
 import torch
 
 from nrc.train.config import to_dict
-from nrc.train.launch import check_jobs, check_threads, threads_for
+from nrc.train.distributed import close_process_group, ranks_from_environment
+from nrc.train.launch import Launcher, check_threads, threads_for
 from nrc.train.presets import PRESETS, resolve
-from nrc.train.runner import resume, run
+from nrc.train.ray_launch import LAUNCHERS, launcher_from_options
+from nrc.train.runner import check_tracker, resume, run
 from nrc.train.store import RunStore, load_run, safe_component
-from nrc.train.sweep import sweep
+from nrc.train.sweep import expand, run_points
 
 SHOWN = ("epoch", "train_mse", "test_mse", "train_r2", "nrc1", "nrc2", "nrc3", "nrc3_paper")
 
@@ -55,6 +57,7 @@ def register(sub: Any) -> None:
     add_batched(s)
     add_threads(s)
     add_tracker(s)
+    add_launcher(s)
     s.set_defaults(func=sweep_command)
 
 
@@ -76,6 +79,46 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="torch threads per run (default: 1 for an MLP, cores/jobs for a ResNet)",
+    )
+
+
+def add_launcher(parser: argparse.ArgumentParser) -> None:
+    """The `--launcher process|ray`, `--address`, `--cpus-per-run`, `--gpus-per-run` options
+    (docs/distributed.md)."""
+    parser.add_argument(
+        "--launcher",
+        choices=LAUNCHERS,
+        default="process",
+        help="process: --jobs worker processes; ray: one Ray task per run",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="a running Ray cluster (auto or HEAD:6379); without it --launcher ray starts a "
+        "local instance of --jobs CPUs",
+    )
+    parser.add_argument(
+        "--cpus-per-run", type=int, default=None, help="Ray: CPUs and torch threads per run"
+    )
+    parser.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        help="Ray: GPUs per run; fractions below 1 share a GPU (default 0)",
+    )
+
+
+def launcher_of(args: argparse.Namespace, out: Path) -> Launcher:
+    """The launcher the command line's options describe, every option checked."""
+    return launcher_from_options(
+        args.launcher,
+        args.jobs,
+        args.address,
+        args.cpus_per_run,
+        args.gpus_per_run,
+        out,
+        batched=args.batched,
+        threads=args.threads,
     )
 
 
@@ -133,7 +176,15 @@ def _print_final(run_dir: Path) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """Handler of `nrc train`."""
+    """Handler of `nrc train` (under torchrun: one rank of the run, docs/distributed.md)."""
+    try:
+        return _train_or_resume(args)
+    finally:
+        close_process_group()
+
+
+def _train_or_resume(args: argparse.Namespace) -> int:
+    """`nrc train CONFIG` or `nrc train --resume RUN`."""
     if args.resume is not None:
         if args.config or args.overrides or args.out or args.pretrained:
             raise ValueError(
@@ -157,7 +208,8 @@ def train_command(args: argparse.Namespace) -> int:
         )
         torch.set_num_threads(threads_for(config, 1, check_threads(args.threads)))
         run_dir = run(config, out, progress=not args.no_progress, tracker=args.tracker)
-    _print_final(run_dir)
+    if ranks_from_environment().main:  # under torchrun only rank 0 reports
+        _print_final(run_dir)
     return 0
 
 
@@ -177,16 +229,9 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
 def sweep_command(args: argparse.Namespace) -> int:
     """Handler of `nrc sweep`."""
     grid, overrides = _parse_grid(args.grid), parse_assignments(args.overrides)
-    result = sweep(
-        args.config,
-        grid,
-        args.out,
-        overrides=overrides,
-        jobs=check_jobs(args.jobs),
-        batched=args.batched,
-        threads=check_threads(args.threads),
-        tracker=args.tracker,
-    )
+    launcher = launcher_of(args, args.out)
+    points = expand(args.config, grid, overrides)
+    result = run_points(points, args.out, launcher=launcher, tracker=check_tracker(args.tracker))
     print(result.status[["run", "status", "error"]].to_string(index=False))
     print(f"table: {args.out / 'sweep.parquet'} ({len(result.table)} rows)")
     return 0 if (result.status["status"] == "complete").all() else 1

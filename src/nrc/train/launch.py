@@ -15,12 +15,9 @@ cores; `threads` overrides both.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import ctypes
 import logging
 import multiprocessing
 import os
-import signal
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +28,13 @@ import torch
 from nrc.train import setup
 from nrc.train.batched import group_key, stackable, train_stack
 from nrc.train.config import TrainConfig
+from nrc.train.distributed import die_with_parent
 from nrc.train.runner import run
 
 log = logging.getLogger(__name__)
 
 Status = dict[str, Any]  # {"status": "complete" | "failed", "error": str | None}
 Done = Callable[["RunSpec", Status], None]
-
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ def threads_for(config: TrainConfig, jobs: int, threads: int | None = None) -> i
     return 1 if config.model == "mlp" else max(1, (os.cpu_count() or 1) // jobs)
 
 
-def _attempt(call: Callable[[], Any]) -> Status:
+def attempt(call: Callable[[], Any]) -> Status:
     """Status of one run: complete, or failed with the error (one failure never stops a sweep)."""
     try:
         call()
@@ -122,7 +118,7 @@ class _Datasets:
 def _run_here(spec: RunSpec, data_for: _Datasets, threads: int | None) -> Status:
     """One run in this process with its threads (see `threads_for`)."""
     torch.set_num_threads(threads_for(spec.config, 1, threads))
-    return _attempt(
+    return attempt(
         lambda: run(spec.config, spec.dir, data=data_for(spec.config), tracker=spec.tracker)
     )
 
@@ -138,16 +134,6 @@ class Serial:
         data_for = _Datasets(self.data)
         for spec in specs:
             done(spec, _run_here(spec, data_for, self.threads))
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: SIGKILL this process when `parent` dies; exit if it already has."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def _run_in_worker(spec: RunSpec, data: Any, threads: int, parent: int) -> None:
@@ -170,7 +156,7 @@ class ProcessPool:
         with cf.ProcessPoolExecutor(
             max_workers=self.jobs,
             mp_context=ctx,
-            initializer=_die_with_parent,
+            initializer=die_with_parent,
             initargs=(parent,),
         ) as pool:
             futures = {
@@ -184,7 +170,7 @@ class ProcessPool:
                 for spec in specs
             }
             for future in cf.as_completed(futures):
-                done(futures[future], _attempt(future.result))
+                done(futures[future], attempt(future.result))
 
 
 class Batched:

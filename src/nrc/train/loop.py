@@ -17,9 +17,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from nrc.models.mlp import RegressionModel
 from nrc.train.config import TrainConfig
+from nrc.train.distributed import SINGLE, FeaturesAndPredictions, Ranks
 from nrc.train.setup import Tensors
 
 
@@ -58,16 +60,28 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
     return config.lr * config.lr_gamma ** sum(epoch >= m for m in config.milestones)
 
 
+def objective(
+    h: torch.Tensor,
+    predictions: torch.Tensor,
+    y: torch.Tensor,
+    weight: torch.Tensor,
+    config: TrainConfig,
+) -> torch.Tensor:
+    """(1/2)·MSE of `predictions`, plus in "ufm" mode (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F of the
+    batch's features `h` and the head's `weight` (paper eq. 1, §5.3)."""
+    loss = 0.5 * F.mse_loss(predictions, y)
+    if config.regularization == "ufm":
+        loss = loss + 0.5 * config.lambda_h * h.pow(2).sum() / h.shape[0]
+        loss = loss + 0.5 * config.lambda_w * weight.pow(2).sum()
+    return loss
+
+
 def loss_fn(
     model: RegressionModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig
 ) -> torch.Tensor:
-    """(1/2)·MSE, plus in "ufm" mode (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F (paper eq. 1, §5.3)."""
+    """The objective of `model` on the batch (x, y)."""
     h = model.features(x)
-    loss = 0.5 * F.mse_loss(model.head(h), y)
-    if config.regularization == "ufm":
-        loss = loss + 0.5 * config.lambda_h * h.pow(2).sum() / x.shape[0]
-        loss = loss + 0.5 * config.lambda_w * model.head.weight.pow(2).sum()
-    return loss
+    return objective(h, model.head(h), y, model.head.weight, config)
 
 
 def epoch_batches(
@@ -93,11 +107,17 @@ class Loop:
         model: RegressionModel,
         data: Tensors,
         callbacks: Sequence[Callback] = (),
+        ranks: Ranks = SINGLE,
     ) -> None:
         if not isinstance(model, RegressionModel):
             raise ValueError("model must expose features(x) and a linear `head` (RegressionModel)")
-        self.config, self.model, self.data = config, model, data
+        self.config, self.model, self.data, self.ranks = config, model, data, ranks
         self.callbacks = list(callbacks)
+        self.parallel = (
+            DistributedDataParallel(FeaturesAndPredictions(model))  # type: ignore[arg-type]
+            if ranks.world > 1
+            else None
+        )
         self.optimizer = make_optimizer(config, model)  # type: ignore[arg-type]
         self.generator = torch.Generator().manual_seed(config.seed)
         self.epoch, self.step, self.elapsed = 0, 0, 0.0
@@ -135,13 +155,24 @@ class Loop:
             group["lr"] = lr_at(cfg, self.epoch)
         for xb, yb in epoch_batches(self.data.x_train, self.data.y_train, cfg.batch_size,
                                     self.generator):  # fmt: skip
-            loss = loss_fn(model, xb, yb, cfg)
+            loss = (
+                loss_fn(model, xb, yb, cfg) if self.parallel is None else self._share_loss(xb, yb)
+            )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.step += 1
-        if not math.isfinite(loss.item()):
+        if not math.isfinite(self.ranks.sum(loss.item())):
             raise FloatingPointError(f"training diverged at epoch {self.epoch + 1}: loss {loss}")
+
+    def _share_loss(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """This rank's objective on its share of the batch, weighted by share × world so that
+        DDP's average of the gradients is the gradient of the whole batch's objective."""
+        assert self.parallel is not None
+        x, y = self.ranks.share(xb), self.ranks.share(yb)
+        h, predictions = self.parallel(x)
+        loss = objective(h, predictions, y, self.model.head.weight, self.config)
+        return loss * (x.shape[0] * self.ranks.world / xb.shape[0])
 
     def run(self) -> None:
         """Train to `config.epochs`, firing the events."""

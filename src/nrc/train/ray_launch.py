@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from nrc.train.launch import Done, Launcher, RunSpec, _attempt, check_jobs, launcher_for
+from nrc.train.launch import Done, Launcher, RunSpec, attempt, check_jobs, launcher_for
 from nrc.train.runner import run
 from nrc.train.store import RunInUseError
 
@@ -88,14 +88,14 @@ def _train_task(spec: RunSpec, data: Any | None, threads: int) -> None:
     """Body of one Ray task: train `spec` with `threads` torch threads, waiting (`LOCK_TRIES`)
     for a lock that the dead worker of an earlier attempt still holds."""
     torch.set_num_threads(threads)
-    for attempt in range(1, LOCK_TRIES + 1):
+    for tried in range(1, LOCK_TRIES + 1):
         try:
             run(spec.config, spec.dir, data=data, tracker=spec.tracker)
             return
         except RunInUseError:
-            if attempt == LOCK_TRIES:
+            if tried == LOCK_TRIES:
                 raise
-            log.info("%s: run directory locked, try %d of %d", spec.name, attempt, LOCK_TRIES)
+            log.info("%s: run directory locked, try %d of %d", spec.name, tried, LOCK_TRIES)
             time.sleep(LOCK_WAIT_S)
 
 
@@ -189,7 +189,7 @@ class RayLauncher:
                 return
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                done(pending.pop(ref), _attempt(lambda ref=ref: _result(ray, ref)))
+                done(pending.pop(ref), attempt(lambda ref=ref: _result(ray, ref)))
 
 
 def launcher_from_options(

@@ -16,7 +16,8 @@ from typing import Any
 from nrc.models.mlp import RegressionModel
 from nrc.train.callbacks import CollapseMonitor, Progress, RunWriter, measure
 from nrc.train.config import TrainConfig, to_dict, validate
-from nrc.train.loop import Loop
+from nrc.train.distributed import SINGLE, Ranks, ranks_from_environment
+from nrc.train.loop import Callback, Loop
 from nrc.train.setup import RunData, build_model, training_data
 from nrc.train.store import LOG, RunStore, expected_rows
 
@@ -110,24 +111,28 @@ def _train(
     model_factory: ModelFactory,
     progress: bool,
     tracker: str | None = None,
+    ranks: Ranks = SINGLE,
 ) -> Path:
     """Train (or continue) the locked run in `store` to its last epoch; with `tracker` the
-    monitor's rows also go to that tracker (`nrc.integrations.loggers`, docs/integrations.md)."""
-    with _log_to(store.file(LOG)):
-        state = store.read_checkpoint()
-        monitor = CollapseMonitor(config)
-        callbacks = [monitor, RunWriter(store, monitor), Progress(monitor, enabled=progress)]
-        if tracker is not None:
+    monitor's rows also go to that tracker (`nrc.integrations.loggers`, docs/integrations.md).
+    Over several `ranks` every rank trains and measures its share, rank 0 alone writes."""
+    with _log_to(store.file(LOG)) if ranks.main else contextlib.nullcontext():
+        state = ranks.decide(store.read_checkpoint() if ranks.main else None)
+        monitor = CollapseMonitor(config, ranks)
+        callbacks: list[Callback] = [monitor]
+        if ranks.main:
+            callbacks += [RunWriter(store, monitor), Progress(monitor, enabled=progress)]
+        if tracker is not None and ranks.main:
             from nrc.integrations.loggers import MetricsLogger  # optional trackers
 
             logs = store.file("logs") / tracker
             callbacks.insert(1, MetricsLogger(tracker, logs, monitor, name=store.path.name))
-        loop = Loop(config, model, data.tensors, callbacks)
-        if state is None:
+        loop = Loop(config, model, data.tensors, callbacks, ranks)
+        if state is None and ranks.main:
             log.info("starting run %s: %s", store.path, to_dict(config))
             log.info("data: %s", data.info)
             store.write_data(data.info, data.raw_targets)
-        else:
+        elif state is not None:
             loop.restore(state)
             monitor.rows = restored_rows(store, config, loop.epoch)
             monitor.layer_rows = [r for r in store.read_layer_rows() if r["epoch"] <= loop.epoch]
@@ -135,9 +140,71 @@ def _train(
             log.info("resuming run %s at epoch %d", store.path, loop.epoch)
         loop.run()
         assert len(monitor.rows) == expected_rows(config)
-        if not store.has_artifacts():  # resumed from a checkpoint of an older nrc
+        if ranks.main and not store.has_artifacts():  # resumed from a checkpoint of an older nrc
             write_missing_artifacts(store, config, data, model_factory)
         return store.path
+
+
+def check_ranks(config: TrainConfig, ranks: Ranks, train_size: int) -> None:
+    """Refuse what a run over several ranks cannot do: fewer rows in a batch than ranks, and
+    BatchNorm recalibration (each rank would see other rows)."""
+    if ranks.world == 1:
+        return
+    last = train_size % config.batch_size or config.batch_size
+    if min(last, config.batch_size) < ranks.world:
+        raise ValueError(
+            f"config key 'batch_size': every batch needs at least one row per rank; with "
+            f"{train_size} rows the last batch has {last}, for {ranks.world} ranks"
+        )
+    if config.recalibrate_bn:
+        raise ValueError("config key 'recalibrate_bn' is not available over several ranks")
+
+
+def _on_main(ranks: Ranks, call: Callable[[], Any]) -> Any:
+    """`call()` on rank 0 and its result on every rank; an error there is an error everywhere
+    (so that no rank waits for a collective that never comes)."""
+    outcome: tuple[str, Any] | None = None
+    if ranks.main:
+        try:
+            outcome = ("ok", call())
+        except Exception as err:
+            ranks.decide(("error", f"{type(err).__name__}: {err}"))
+            raise
+    outcome = ranks.decide(outcome)
+    if outcome[0] == "error":
+        raise RuntimeError(f"rank 0 failed: {outcome[1]}")
+    return outcome[1]
+
+
+def _run_ranks(
+    store: RunStore,
+    config: TrainConfig,
+    data: Any | None,
+    model_factory: ModelFactory,
+    progress: bool,
+    tracker: str | None,
+    ranks: Ranks,
+) -> Path:
+    """`run` over several ranks (torchrun): rank 0 holds the lock and checks the directory; a
+    failure there (another process holds the run, another config) ends every rank."""
+    prepared, model = _prepare(config, data, model_factory)
+    check_ranks(config, ranks, prepared.tensors.x_train.shape[0])
+
+    with contextlib.ExitStack() as held:
+
+        def claim() -> bool:
+            """Rank 0: take the lock for the whole run, check or write the config."""
+            held.enter_context(store.locked())
+            if store.has_config():
+                check_same_config(store, config)
+                return store.is_complete()
+            store.write_config(config)
+            return False
+
+        if not _on_main(ranks, claim):
+            _train(store, config, prepared, model, model_factory, progress, tracker, ranks)
+        ranks.decide(None)  # every rank returns once rank 0 has written the run
+    return store.path
 
 
 def run(
@@ -161,6 +228,9 @@ def run(
     validate(config)
     check_tracker(tracker)
     store = RunStore(run_dir)
+    ranks = ranks_from_environment()
+    if ranks.world > 1:
+        return _run_ranks(store, config, data, model_factory, progress, tracker, ranks)
     if store.has_config():
         check_same_config(store, config)
         if store.is_complete():
@@ -191,6 +261,9 @@ def resume(
     """Continue the run in `run_dir` from its last checkpoint (its own config.json)."""
     store = RunStore(run_dir)
     config = store.read_config()
+    ranks = ranks_from_environment()
+    if ranks.world > 1:
+        return _run_ranks(store, config, data, model_factory, progress, tracker, ranks)
     if store.is_complete():
         log.info("run %s is already complete", store.path)
         return store.path
