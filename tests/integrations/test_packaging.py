@@ -14,7 +14,7 @@ import nrc
 from nrc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAMEWORKS = ("lightning", "torchmetrics", "transformers", "tensorboard", "wandb", "mlflow")
+FRAMEWORKS = ("lightning", "torchmetrics", "transformers", "tensorboard", "wandb", "mlflow", "ray")
 
 
 def test_importing_nrc_and_its_metrics_loads_no_framework() -> None:
