@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -38,3 +40,22 @@ def tiny() -> TrainConfig:
         eval_every=10,
         checkpoint_every=20,
     )
+
+
+def crash_at_checkpoint(monkeypatch: pytest.MonkeyPatch, count: int) -> Callable[[], None]:
+    """Make the `count`-th checkpoint write raise KeyboardInterrupt (a kill between the table and
+    the checkpoint); returns the function that undoes it."""
+    from nrc.train import store
+
+    calls = {"n": 0}
+    original = store.atomic_write
+
+    def crashing(path: Path, write: Callable[[Path], None]) -> Path:
+        if path.name == "checkpoint.pt":
+            calls["n"] += 1
+            if calls["n"] == count:
+                raise KeyboardInterrupt("simulated kill")
+        return original(path, write)
+
+    monkeypatch.setattr(store, "atomic_write", crashing)
+    return lambda: monkeypatch.setattr(store, "atomic_write", original)

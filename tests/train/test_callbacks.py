@@ -17,6 +17,7 @@ from nrc.train import RunStore, TrainConfig, build_model, load_run, run
 from nrc.train import store as store_module
 from nrc.train.callbacks import measure
 from nrc.train.setup import check_tensors
+from tests.train.conftest import crash_at_checkpoint
 
 LAYER_FIELDS = ("noise_fraction", "cka", "alignment", "probe_mse", "stable_rank_h", "nrc1")
 
@@ -69,20 +70,10 @@ def test_a_run_writes_and_resumes_its_layer_table(
     layers = pd.read_parquet(reference / store_module.LAYERS)
     assert len(layers) == 7 * 2 and set(layers.layer) == {"body.1", "body.3"}
     assert sorted(set(layers.epoch)) == list(load_run(reference)[1].epoch)
-    calls = {"n": 0}
-    original = store_module.atomic_write
-
-    def crashing(path: Path, write) -> None:  # type: ignore[no-untyped-def]
-        if path.name == "checkpoint.pt":
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise KeyboardInterrupt("simulated kill")
-        original(path, write)
-
-    monkeypatch.setattr(store_module, "atomic_write", crashing)
+    undo = crash_at_checkpoint(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         run(config, tmp_path / "crashed", data=data)
-    monkeypatch.setattr(store_module, "atomic_write", original)
+    undo()
     resumed = run(config, tmp_path / "crashed", data=data)
     pd.testing.assert_frame_equal(pd.read_parquet(resumed / store_module.LAYERS), layers)
     assert RunStore(resumed).is_complete()

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from nrc.train import TrainConfig, is_complete, load_run, resume, run
-from nrc.train import store as store_module
+from tests.train.conftest import crash_at_checkpoint
 
 SCRIPT = """
 import sys, torch
@@ -73,20 +73,10 @@ def test_crash_between_table_and_checkpoint_write(
     (Table 3) continue as if uninterrupted."""
     config = dataclasses.replace(tiny, epochs=120, eval_every=10, checkpoint_every=20, **schedule)
     reference = load_run(run(config, tmp_path / "ref", data=data))[1]
-    calls = {"n": 0}
-    original = store_module.atomic_write
-
-    def crashing(path: Path, write) -> None:  # type: ignore[no-untyped-def]
-        if path.name == "checkpoint.pt":
-            calls["n"] += 1
-            if calls["n"] == crash_at_save:
-                raise KeyboardInterrupt("simulated kill")
-        original(path, write)
-
-    monkeypatch.setattr(store_module, "atomic_write", crashing)
+    undo = crash_at_checkpoint(monkeypatch, crash_at_save)
     with pytest.raises(KeyboardInterrupt):
         run(config, tmp_path / "crashed", data=data)
-    monkeypatch.setattr(store_module, "atomic_write", original)
+    undo()
     partial = load_run(tmp_path / "crashed")[1]
     assert (
         partial["epoch"].max()
