@@ -20,12 +20,13 @@ def make(ctx: Context) -> Artifact | None:
     fig, axes = subplots(len(PANELS), len(datasets), width=3.2, height=2.4)
     for col, dataset in enumerate(datasets):
         rows = table[table.dataset == dataset].sort_values("weight_decay")
-        labels = [f"{wd:g}" for wd in rows.weight_decay]
+        at = range(len(rows))
         for row, (metric, label) in enumerate(PANELS):
             ax = axes[row * len(datasets) + col]
-            ax.plot(labels, rows[metric], "o-", label=label)
+            ax.plot(at, rows[metric], "o-", label=label)
+            ax.set_xticks(at, [f"{wd:g}" for wd in rows.weight_decay])
             if metric == "id_h":
-                ax.plot(labels, rows.id_y, "s--", color="grey", label="ID_Y (targets)")
+                ax.plot(at, rows.id_y, "s--", color="grey", label="ID_Y (targets)")
                 ax.legend(fontsize=7)
             else:
                 ax.set_yscale("log")
