@@ -81,6 +81,35 @@ def test_logged_metrics_equal_compute_and_reach_csv_and_tensorboard(tmp_path) ->
     assert restored.history == monitor.history
 
 
+def test_every_layer_is_logged_as_its_layer_report(tmp_path) -> None:
+    """layers="all": nrc/<layer>/<metric> for each hidden layer of the MLP inside the module,
+    equal to nrc.metrics.layer_report of that layer's outputs on the training set."""
+    from nrc.metrics import layer_report
+
+    pl.seed_everything(0, verbose=False)
+    data = nrc.data.load("reacher", train_size=200, test_size=40)
+    loader = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=50)
+    module = example_module().Regressor(11, 2, width=32)
+    monitor = CollapseMonitor(every_n_epochs=2, layers="all")
+    trainer = pl.Trainer(
+        max_epochs=2, accelerator="cpu", callbacks=[monitor], logger=False,
+        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+    )  # fmt: skip
+    trainer.fit(module, loader)
+    last = monitor.history[-1]
+    mlp = module.model
+    mlp.eval()
+    with torch.no_grad():
+        outputs = [mlp.body[: 2 * k + 2](data.x_train) for k in range(3)]
+    nexts = [mlp.body[2].weight, mlp.body[4].weight, mlp.head.weight]
+    for k, (h, w) in enumerate(zip(outputs, nexts, strict=True)):
+        direct = layer_report(h, data.y_train, w)
+        key = f"nrc/model.body.{2 * k + 1}/"
+        assert last[key + "noise_fraction"] == pytest.approx(direct.noise_fraction, rel=1e-9)
+        assert last[key + "cka"] == pytest.approx(direct.cka, rel=1e-9)
+    assert "nrc/nrc1" in last
+
+
 def test_ddp_on_two_cpu_processes_logs_the_whole_training_set(tmp_path) -> None:
     env = os.environ | {"OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
     args = ["--epochs", "5", "--train-size", "200", "--width", "32", "--devices", "2"]
@@ -98,7 +127,7 @@ def test_ddp_on_two_cpu_processes_logs_the_whole_training_set(tmp_path) -> None:
 
 
 def test_bad_heads_and_settings_are_named() -> None:
-    with pytest.raises(ValueError, match="layers: only 'last'"):
-        CollapseMonitor(layers="all")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="layers: 'last', 'all' or a list of module names"):
+        CollapseMonitor(layers="first")
     with pytest.raises(ValueError, match="split: 'test' is not one of"):
         CollapseMonitor(split="test")  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ metrics ``nrc/<metric>``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
@@ -13,7 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from nrc.metrics import ROW_KEYS, CollapseReport, CollapseStats, Convention, FeatureCapture
+from nrc.metrics import (
+    ROW_KEYS,
+    CollapseReport,
+    CollapseStats,
+    Convention,
+    FeatureCapture,
+    LayerProbe,
+    LayerReport,
+    LayerStats,
+)
+from nrc.models.layers import ProbePoint
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +92,50 @@ def measure(
     ``torch.distributed`` group of several ranks the moments are summed over the ranks first,
     so every rank returns the report of the whole (sharded) data.
     """
+    return measure_layers(model, head, {}, batches, forward, gamma=gamma, convention=convention)[0]
+
+
+def measure_layers(
+    model: nn.Module,
+    head: nn.Linear,
+    points: Mapping[str, ProbePoint],
+    batches: Iterable[tuple[Any, torch.Tensor]],
+    forward: Callable[[Any], object],
+    *,
+    gamma: float | None = None,
+    convention: Convention | str | None = None,
+) -> tuple[CollapseReport, dict[str, LayerReport]]:
+    """:func:`measure` and, in the same forward passes, the Deep-NRC report of every layer of
+    ``points`` (`nrc.models.layers.probe_points`; stage outputs global-average-pooled)."""
     stats = CollapseStats()
+    layer_stats = {name: LayerStats() for name in points}
+    modules = {name: p.module for name, p in points.items()}
     was_training = model.training
     model.eval()
     try:
-        with FeatureCapture(head, stats) as capture:
+        with (
+            FeatureCapture(head, stats) as capture,
+            LayerProbe(modules, pool="mean") if modules else contextlib.nullcontext() as probe,
+        ):
             for inputs, targets in batches:
                 capture.targets = targets
                 forward(inputs)
+                for name, captured in (probe.take() if modules else {}).items():
+                    layer_stats[name].update(captured.output, targets)
     finally:
         model.train(was_training)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         if torch.distributed.get_world_size() > 1:
-            stats.all_reduce()
-    return stats.compute(head.weight, head.bias, gamma=gamma, convention=convention)
+            for each in (stats, *layer_stats.values()):
+                each.all_reduce()
+    report = stats.compute(head.weight, head.bias, gamma=gamma, convention=convention)
+    layers = {
+        name: layer_stats[name].report(
+            None if p.next_linear is None else p.next_linear.weight, convention=convention
+        )
+        for name, p in points.items()
+    }
+    return report, layers
 
 
 def metric_items(row: Mapping[str, Any], prefix: str = "nrc/") -> dict[str, float]:

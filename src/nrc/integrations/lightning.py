@@ -11,7 +11,7 @@ process logs the values of the whole dataset.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -19,8 +19,11 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-from nrc.integrations.common import find_head, measure, metric_items
+from nrc.integrations.common import find_head, measure_layers, metric_items
 from nrc.metrics import Convention
+from nrc.models import MLP
+from nrc.models.layers import ProbePoint, probe_points
+from nrc.models.resnet import ResNetRegressor
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,12 @@ class CollapseMonitor(Callback):
     ``head``: the head module or its dotted name in the LightningModule; default: the first of
     ``classifier``, ``score``, ``head``, ``fc``, else the last ``nn.Linear`` (named in the log).
     ``split``: measure on ``"train"`` data (the paper's protocol, §3.1; at the end of the
-    training epoch) or ``"val"`` (at the end of validation). ``layers``: only ``"last"`` (the
-    head) for now; the names are ``nrc/<metric>``, leaving ``nrc/<layer>/<metric>`` for deeper
-    layers. ``batch_to_xy(batch)`` returns (inputs, targets), default a pair; the model runs as
-    ``pl_module(inputs)``. ``gamma``/``convention``: see ``CollapseStats.compute``.
+    training epoch) or ``"val"`` (at the end of validation). ``layers``: ``"last"`` (the head,
+    logged as ``nrc/<metric>``), ``"all"`` (every layer of the MLP or ResNet inside the module,
+    `nrc.models.layers`) or a list of module names of the LightningModule, each also logged as
+    ``nrc/<layer>/<metric>`` (the Deep-NRC report, docs/metrics.md). ``batch_to_xy(batch)``
+    returns (inputs, targets), default a pair; the model runs as ``pl_module(inputs)``.
+    ``gamma``/``convention``: see ``CollapseStats.compute``.
 
     ``history`` keeps one dict per measurement (``epoch`` and the numeric report fields, in
     float64); it is the callback's checkpointed state.
@@ -59,7 +64,7 @@ class CollapseMonitor(Callback):
         *,
         split: Split = "train",
         every_n_epochs: int = 1,
-        layers: Literal["last"] = "last",
+        layers: str | Sequence[str] = "last",
         batch_to_xy: Callable[[Any], tuple[Any, torch.Tensor]] = inputs_and_targets,
         gamma: float | None = None,
         convention: Convention | str | None = None,
@@ -68,8 +73,9 @@ class CollapseMonitor(Callback):
             raise ValueError(f"split: {split!r} is not one of {SPLITS}")
         if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
             raise ValueError(f"every_n_epochs: must be a positive integer, got {every_n_epochs!r}")
-        if layers != "last":
-            raise ValueError(f"layers: only 'last' (the head) is implemented, got {layers!r}")
+        if isinstance(layers, str) and layers not in ("last", "all"):
+            raise ValueError(f"layers: 'last', 'all' or a list of module names, got {layers!r}")
+        self.layers = layers if isinstance(layers, str) else tuple(layers)
         self.head, self.split, self.every_n_epochs = head, split, every_n_epochs
         self.batch_to_xy = batch_to_xy
         self.gamma, self.convention = gamma, convention
@@ -89,6 +95,19 @@ class CollapseMonitor(Callback):
                 batch = pl_module.transfer_batch_to_device(batch, pl_module.device, 0)
                 yield self.batch_to_xy(batch)
 
+    def _points(self, pl_module: pl.LightningModule) -> dict[str, ProbePoint]:
+        """The probed layers: none for "last", the layers of the MLP or ResNet inside the
+        module for "all" (named from the LightningModule), else the named modules."""
+        if self.layers != "all":
+            return probe_points(pl_module, self.layers)
+        for prefix, module in pl_module.named_modules():
+            if isinstance(module, MLP | ResNetRegressor):
+                found = probe_points(module, "all")
+                return {f"{prefix}.{name}" if prefix else name: p for name, p in found.items()}
+        raise ValueError(
+            "layers='all': no nrc MLP or ResNet inside the LightningModule; give module names"
+        )
+
     def _measure(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         if epoch % self.every_n_epochs:
@@ -99,15 +118,18 @@ class CollapseMonitor(Callback):
         loader = trainer.train_dataloader if self.split == "train" else trainer.val_dataloaders
         if loader is None:
             raise ValueError(f"split: the Trainer has no {self.split} dataloader to measure on")
-        report = measure(
+        report, layers = measure_layers(
             pl_module,
             head,
+            self._points(pl_module),
             self._batches(loader, pl_module),
             pl_module,
             gamma=self.gamma,
             convention=self.convention,
         )
         values = metric_items(report.to_dict())
+        for layer, layer_report in layers.items():
+            values |= metric_items(layer_report.to_dict(), prefix=f"nrc/{layer}/")
         self.history.append({"epoch": epoch} | values)
         for key, value in values.items():
             # Equal on every rank already; sync_dist averages equal values (and keeps
