@@ -53,6 +53,13 @@ def test_every_module_produces_its_artifact(tiny_report) -> None:
         assert artifact["paths"], key
         assert all(Path(p).is_file() for p in artifact["paths"]), key
     assert summary["runs_failed"] == 0 and summary["runs_complete"] == 3 + 3 + 5
+    import nrc
+
+    assert (
+        summary["nrc_version"] == nrc.__version__ and f"nrc {nrc.__version__}" in index.read_text()
+    )
+    run_summary = json.loads(next((out / "runs").rglob("summary.json")).read_text())
+    assert run_summary["nrc_version"] == nrc.__version__
     page = index.read_text()
     for png in (out / "figures").rglob("*.png"):
         assert str(png.relative_to(out)) in page

@@ -81,7 +81,8 @@ def write_report(
         f"<p>Preset <b>{html.escape(summary['preset'])}</b>, datasets "
         f"{html.escape(', '.join(summary['datasets']))}; {summary['runs_complete']} runs "
         f"complete, {summary['runs_failed']} failed; wall time {summary['wall_seconds']:.0f} s. "
-        f"Metric convention: {html.escape(summary['convention'])}.</p>",
+        f"Metric convention: {html.escape(summary['convention'])}. "
+        f"nrc {html.escape(summary['nrc_version'])}.</p>",
         "<h2>Claims</h2>",
         _claims(claims),
     ]

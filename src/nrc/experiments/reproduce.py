@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from nrc import __version__
 from nrc.data import registry
 from nrc.experiments import (
     claims,
@@ -162,6 +163,7 @@ def reproduce(
             a.key: {"paths": [str(p) for p in a.paths], "error": a.error} for a in artifacts
         },
         "wall_seconds": time.perf_counter() - started,
+        "nrc_version": __version__,
     }
     write_json(out / "summary.json", summary)
     return write_report(out, summary, checked, artifacts, status, _provenance(results))

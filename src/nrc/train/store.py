@@ -14,7 +14,8 @@ snapshots/       with `snapshots="log"`: the model at log-spaced epochs (epoch_N
 geometry.json    with `geometry`: TwoNN intrinsic dimension of the final features and targets
 analysis.parquet rows of `nrc analyze`: the layers of each snapshot, measured afterwards
 train.log        the log of the run
-summary.json     written last: status "complete", rows, last epoch, seconds, the final row
+summary.json     written last: status "complete", nrc version, rows, last epoch, seconds, the
+                 final row
 .lock            held (flock) by the one process that trains the run
 
 A run is complete only when summary.json exists and the table agrees with it and with the
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nrc import __version__
 from nrc.io import atomic_write, write_json
 from nrc.train.config import TrainConfig, from_dict, to_dict
 
@@ -224,7 +226,7 @@ class RunStore:
 
     def write_data(self, info: Mapping[str, Any], y_train: np.ndarray) -> None:
         """The data artifact: `info` as data.json, the raw training targets as targets.npz."""
-        write_json(self.file(DATA), dict(info))
+        write_json(self.file(DATA), dict(info) | {"nrc_version": __version__})
         self.write_arrays(TARGETS, {"y_train": y_train})
 
     def write_residuals(
@@ -270,6 +272,7 @@ class RunStore:
         last = {k: v for k, v in rows[-1].items() if isinstance(v, int | float | str) or v is None}
         summary = {
             "status": "complete",
+            "nrc_version": __version__,
             "rows": len(rows),
             "last_epoch": int(rows[-1]["epoch"]),
             "train_seconds": elapsed,
