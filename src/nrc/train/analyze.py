@@ -50,7 +50,9 @@ def analyze_checkpoints(
     for epoch in sorted(checkpoints):
         model = model_factory()
         model.load_state_dict(_load_state(Path(checkpoints[epoch])))  # type: ignore[attr-defined]
-        rows += [{"epoch": epoch} | r for r in measure(model, tensors, config).layers]
+        rows += [
+            {"epoch": epoch} | r for r in measure(model, tensors, config, residuals=False).layers
+        ]
     return pd.DataFrame(rows)
 
 

@@ -68,11 +68,12 @@ def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int) ->
 @dataclass(frozen=True)
 class Measurement:
     """One evaluation: the head's metrics row, one row per probed layer (none for
-    `layers="last"`) and the training residuals ŷ − y (M×n, in the model's dtype)."""
+    `layers="last"`) and, when asked for, the training residuals ŷ − y (M×n, in the model's
+    dtype)."""
 
     row: dict[str, Any]
     layers: list[dict[str, Any]]
-    residuals: torch.Tensor
+    residuals: torch.Tensor | None
 
 
 def _layer_rows(
@@ -89,7 +90,12 @@ def _layer_rows(
 
 @torch.no_grad()
 def measure(
-    model: RegressionModel, data: Tensors, config: TrainConfig, ranks: Ranks = SINGLE
+    model: RegressionModel,
+    data: Tensors,
+    config: TrainConfig,
+    ranks: Ranks = SINGLE,
+    *,
+    residuals: bool = True,
 ) -> Measurement:
     """The collapse measurement of the current model on the whole training set.
 
@@ -99,7 +105,8 @@ def measure(
     the layer followed by the head shares the head's statistics. The model is measured in eval
     mode and put back into the mode it was in; with `config.recalibrate_bn` the BatchNorm
     statistics are first recomputed over the training set. Over several `ranks` each measures
-    its share of the rows and the moments are summed (docs/distributed.md).
+    its share of the rows and the moments are summed (docs/distributed.md). `residuals` false
+    skips keeping (and, over several ranks, gathering) the residuals.
     """
     if config.recalibrate_bn:
         recalibrate_batchnorm(model, data.x_train, config.batch_size)  # type: ignore[arg-type]
@@ -115,7 +122,7 @@ def measure(
     bs = config.eval_batch_size
     x_train, y_train = ranks.share(data.x_train), ranks.share(data.y_train)
     x_test, y_test = ranks.share(data.x_test), ranks.share(data.y_test)
-    residuals = []
+    kept = []
     probe = LayerProbe({n: p.module for n, p in probed.items()}, pool="mean") if probed else None
     with probe or contextlib.nullcontext():
         for start in range(0, x_train.shape[0], bs):
@@ -125,7 +132,8 @@ def measure(
             stats.update(h, targets, predictions=predictions)
             for name, captured in (probe.take() if probe else {}).items():
                 layer_stats[name].update(captured.output, targets, predictions)
-            residuals.append(predictions - targets)
+            if residuals:
+                kept.append(predictions - targets)
     if ranks.world > 1:
         for reduced in {id(st): st for st in (stats, *layer_stats.values())}.values():
             reduced.all_reduce()
@@ -143,7 +151,8 @@ def measure(
     row["train_mse"], row["train_r2"] = row.pop("mse"), row.pop("r2")
     row.update(test_mse=sq_err / data.y_test.numel(), activation=config.activation)
     layers = _layer_rows(layer_stats, points, convention)
-    return Measurement(row, layers, ranks.gather_rows(torch.cat(residuals)))
+    gathered = ranks.gather_rows(torch.cat(kept)) if residuals else None
+    return Measurement(row, layers, gathered)
 
 
 # TwoNN on at most this many training samples (a seeded subsample above it; docs/metrics.md).
@@ -172,7 +181,7 @@ def final_geometry(model: RegressionModel, data: Tensors, config: TrainConfig) -
 
 def evaluate(model: RegressionModel, data: Tensors, config: TrainConfig) -> dict[str, Any]:
     """The head's metrics row of `measure` alone."""
-    return measure(model, data, config).row
+    return measure(model, data, config, residuals=False).row
 
 
 def paper_protocol(rows: list[dict[str, Any]]) -> tuple[float | None, list[float | None]]:
@@ -202,18 +211,15 @@ class CollapseMonitor(Callback):
         self.geometry: dict[str, Any] | None = None
 
     def on_evaluate(self, loop: Loop) -> None:
-        measured = measure(loop.model, loop.data, self.config, self.ranks)
-        row, residuals, at = (
-            measured.row,
-            measured.residuals,
-            {"epoch": loop.epoch, "step": loop.step},
+        ends = {0: "initial", self.config.epochs: "final"}
+        measured = measure(
+            loop.model, loop.data, self.config, self.ranks, residuals=loop.epoch in ends
         )
+        row, at = measured.row, {"epoch": loop.epoch, "step": loop.step}
         self.rows.append(at | row)
         self.layer_rows += [at | layer for layer in measured.layers]
-        if loop.epoch == 0:
-            self.residuals["initial"] = residuals
-        if loop.epoch == self.config.epochs:
-            self.residuals["final"] = residuals
+        if loop.epoch in ends:
+            self.residuals[ends[loop.epoch]] = measured.residuals
         log.info(
             "epoch %d step %d: train MSE %.4g test MSE %.4g R2 %.4f NRC1 %.3g NRC2 %.3g NRC3 %s",
             loop.epoch, loop.step, row["train_mse"], row["test_mse"], row["train_r2"],
