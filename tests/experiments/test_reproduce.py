@@ -13,10 +13,7 @@ from nrc.cli import main
 from nrc.experiments.plan import plan_for
 from nrc.experiments.reproduce import MODULES, reproduce
 from nrc.experiments.runs import execute
-
-TINY = {"epochs": 20, "eval_every": 10, "checkpoint_every": 20, "width": 16, "train_size": 200}
-TINY |= {"test_size": 40}
-
+from tests.experiments.conftest import TINY
 
 TINY_IMAGES = {"epochs": 2, "eval_every": 1, "checkpoint_every": 2, "train_size": 40}
 TINY_IMAGES |= {"test_size": 8, "image_size": 16, "batch_size": 20}
@@ -34,13 +31,6 @@ def write_carla(root: Path) -> None:
         with h5py.File(folder / "data_00000.h5", "w") as f:
             f["rgb"] = rng.integers(0, 256, size=(frames, 88, 200, 3), dtype=np.uint8)
             f["targets"] = rng.normal(size=(frames, 28)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("repro")
-    index = reproduce("quick", ("reacher",), out, overrides=TINY, phase_points_per_decade=1)
-    return out, index
 
 
 def test_every_module_produces_its_artifact(tiny_report) -> None:
