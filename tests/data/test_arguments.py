@@ -38,6 +38,12 @@ def no_reads(monkeypatch: pytest.MonkeyPatch) -> None:
         (("reacher",), {"image_size": 32}, "image_size/normalization apply to image datasets"),
         (("hopper-height",), {"image_size": 0}, "image_size must be a positive integer, got 0"),
         (("hopper-height",), {"normalization": "cifar"}, "normalization must be 'unit' or"),
+        (("hopper",), {"expert_actions": "noisy"}, r"expert_actions must be one of \('determ"),
+        (("hopper",), {"expert_actions": ""}, "expert_actions must be one of"),
+        (("utkface",), {"expert_actions": "sampled"}, "expert_actions applies to the shipped"),
+        (("hopper-height",), {"expert_actions": "deterministic"}, "not 'hopper-height': image"),
+        (("mine",), {"expert_actions": "sampled"}, "expert_actions applies to the shipped"),
+        (("d4rl:/x.h5",), {"expert_actions": "sampled"}, "expert_actions applies to the shipped"),
     ],
 )
 @pytest.mark.parametrize("function", ["load", "provenance"])

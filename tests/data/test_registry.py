@@ -58,3 +58,14 @@ def test_specs_hold_the_paper_rows_grids_and_analogues() -> None:
     assert fingertip.wd_grid == (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
     assert registry.spec("hopper-height").paper == "carla-1d"
     assert all(0.0 in s.wd_grid and s.paper_row.n == s.n for s in registry.SPECS.values())
+
+
+def test_mujoco_sets_name_their_default_expert_actions_and_image_sets_none() -> None:
+    assert registry.EXPERT_ACTIONS == ("deterministic", "sampled")
+    for name in registry.MUJOCO:
+        s = registry.spec(name)
+        assert s.actions == "deterministic"
+        assert s.minari_prefix("deterministic") == f"{name}-expert"
+        assert s.minari_prefix("sampled") == f"{name}-expert-sampled"
+    assert all(registry.spec(name).actions is None for name in registry.IMAGE)
+    assert 0 < registry.SAMPLED_SIGMA <= 0.5

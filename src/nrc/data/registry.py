@@ -41,7 +41,9 @@ class DatasetSpec:
       sub-folders `parts` must exist); `cached`: frames rendered for training and test.
     - `loader`: the module whose `load_data(request)` and `read_provenance(request)` serve it.
     - MuJoCo only: `env_id` (the gymnasium -v4 layout the paper's data used), `input_dim` (the
-      observation width) and `train_episodes` (episodes of the shipped training set).
+      observation width), `train_episodes` (episodes of the shipped training set) and `actions`,
+      the default variant of the expert's actions (`EXPERT_ACTIONS`: "deterministic" output or
+      "sampled" around it with σ = `SAMPLED_SIGMA`, docs/datasets.md "Sampled actions").
     """
 
     name: str
@@ -59,6 +61,7 @@ class DatasetSpec:
     env_id: str | None = None
     input_dim: int | None = None
     train_episodes: int | None = None
+    actions: str | None = None
 
     def test_size(self, train_size: int) -> int:
         """Default test size for `train_size` training rows: 20 % of it, at least 1."""
@@ -71,6 +74,10 @@ class DatasetSpec:
             return True
         root = data_dir() / str(self.folder)
         return all((root / part).is_dir() for part in self.parts or ("",))
+
+    def minari_prefix(self, actions: str | None) -> str:
+        """Prefix of the shipped Minari datasets of a MuJoCo set with expert actions `actions`."""
+        return f"{self.name}-expert" + ("-sampled" if actions == "sampled" else "")
 
     def module(self) -> ModuleType:
         """The loader module (imported on first use: it pulls in MuJoCo, HDF5 or Pillow)."""
@@ -104,13 +111,21 @@ _GRIDS = {
 }
 
 
+# The variants of a MuJoCo set's targets (docs/datasets.md, "Sampled actions"): the experts'
+# deterministic actions, or draws from N(μ(s), σ² I) around them, clipped to the action box;
+# σ is the largest of a grid that keeps every expert within 10 % of its random-to-expert
+# return gap (`nrc data sigma`, `nrc.data.mujoco.sigma`), not fitted to Table 1.
+EXPERT_ACTIONS = ("deterministic", "sampled")
+SAMPLED_SIGMA = 0.1
+
+
 def _mujoco(
     name: str, env_id: str, input_dim: int, n: int, size: int, episodes: int
 ) -> DatasetSpec:
     """A shipped MuJoCo behaviour-cloning set at the paper's size (Table 1, App. A.1)."""
     return DatasetSpec(
         name, "mujoco", n, size, "shipped", name, _ROWS[name], _GRIDS[name], MUJOCO_LOADER,
-        env_id=env_id, input_dim=input_dim, train_episodes=episodes,
+        env_id=env_id, input_dim=input_dim, train_episodes=episodes, actions="deterministic",
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from numbers import Integral
 from types import ModuleType
 from typing import Any
 
-from nrc.data.registry import MUJOCO_LOADER, SPECS, names
+from nrc.data.registry import EXPERT_ACTIONS, MUJOCO_LOADER, SPECS, names
 from nrc.data.types import RegressionData, Request
 
 SOURCES = ("d4rl", "jat", "minari")
@@ -48,6 +48,26 @@ def check_name(name: object) -> str:
     return name
 
 
+def check_actions(expert_actions: object, key: str) -> str | None:
+    """The expert-action variant of dataset `key`: `expert_actions`, or the registry's default
+    (`DatasetSpec.actions`) when None; None for the sets without one. ValueError naming the
+    argument for a value outside `EXPERT_ACTIONS`, or a value given for a set without variants
+    (image sets, collected prefixes, sources: their targets are what their files hold)."""
+    if expert_actions is not None and expert_actions not in EXPERT_ACTIONS:
+        raise ValueError(
+            f"expert_actions must be one of {EXPERT_ACTIONS} (or None: the dataset's default), "
+            f"got {expert_actions!r}"
+        )
+    default = SPECS[key].actions if key in SPECS else None
+    if default is None and expert_actions is not None:
+        raise ValueError(
+            f"expert_actions applies to the shipped MuJoCo sets {names('mujoco')}, not {key!r}: "
+            "image sets have no expert, and a collected prefix or KIND:LOCATION source holds "
+            "the actions it was recorded with (its provenance says which); leave it None"
+        )
+    return default if expert_actions is None else str(expert_actions)
+
+
 def request(
     name: object,
     train_size: object = None,
@@ -57,6 +77,7 @@ def request(
     test: object = None,
     image_size: object = None,
     normalization: object = "unit",
+    expert_actions: object = None,
 ) -> Request:
     """The validated arguments of `load` (see there); ValueError naming the bad argument."""
     key = check_name(name)
@@ -79,9 +100,11 @@ def request(
     positive(image_size, "image_size")
     if normalization not in ("unit", "imagenet"):
         raise ValueError(f"normalization must be 'unit' or 'imagenet', got {normalization!r}")
+    actions = check_actions(expert_actions, key)
     return Request(
-        key, train_size, test_size, str(subset), int(seed), test, image_size, str(normalization)
-    )  # type: ignore[arg-type]
+        key, train_size, test_size, str(subset), int(seed), test, image_size, str(normalization),
+        actions,
+    )  # type: ignore[arg-type]  # fmt: skip
 
 
 def loader(req: Request) -> ModuleType:
@@ -99,6 +122,7 @@ def load(
     test: str | None = None,
     image_size: int | None = None,
     normalization: str = "unit",
+    expert_actions: str | None = None,
 ) -> RegressionData:
     """Inputs (x) and targets (y) of a regression dataset as float32 train/test tensors.
 
@@ -109,9 +133,14 @@ def load(
     registry's training size (else all the data) and a test set of 20 % of it; `subset` "first"
     keeps the first rows (the paper's rule), "random" a random subset drawn with `seed`.
     `image_size` (pixels, square) and `normalization` ("unit" or "imagenet") apply to image sets.
-    Every argument is checked before anything is read (ValueError naming the argument).
+    `expert_actions` ("deterministic" or "sampled", default `DatasetSpec.actions`) picks the
+    targets of a shipped MuJoCo set: the expert's actions or Gaussian draws around them
+    (docs/datasets.md, "Sampled actions"); for other sets it must stay None. Every argument is
+    checked before anything is read (ValueError naming the argument).
     """
-    req = request(name, train_size, test_size, subset, seed, test, image_size, normalization)
+    req = request(
+        name, train_size, test_size, subset, seed, test, image_size, normalization, expert_actions
+    )
     return loader(req).load_data(req)
 
 
@@ -124,9 +153,12 @@ def provenance(
     test: str | None = None,
     image_size: int | None = None,
     normalization: str = "unit",
+    expert_actions: str | None = None,
 ) -> dict[str, Any]:
     """`load(...).provenance` of the same arguments, reading metadata only (no pixels, no float
     tensors): Minari metadata.json, rendered files' attributes, CARLA's dataset shapes,
     UTKFace's file names. A "KIND:LOCATION" source is read in full, without tensors."""
-    req = request(name, train_size, test_size, subset, seed, test, image_size, normalization)
+    req = request(
+        name, train_size, test_size, subset, seed, test, image_size, normalization, expert_actions
+    )
     return loader(req).read_provenance(req)

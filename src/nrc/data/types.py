@@ -142,3 +142,4 @@ class Request:
     test: str | None = None
     image_size: int | None = None
     normalization: str = "unit"
+    expert_actions: str | None = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from nrc.data.registry import EXPERT_ACTIONS
 from nrc.metrics.convention import FEATURE_CONVENTIONS
 from nrc.models.mlp import ACTIVATIONS
 
@@ -40,6 +41,9 @@ class TrainConfig:
     targets and applied to both splits (the paper min–max scales CARLA's, App. A.2);
     `image_size` resizes images (antialiased), `image_normalization` "imagenet" standardises
     pixels with ImageNet's channel statistics (for pretrained backbones), "unit" keeps [0, 1].
+    `expert_actions` picks the targets of a shipped MuJoCo set, "deterministic" or "sampled"
+    expert actions (None: the registry's `DatasetSpec.actions`; docs/datasets.md "Sampled
+    actions"); other datasets have no variants and take only None.
     `recalibrate_bn` recomputes BatchNorm's running statistics over the training set before each
     evaluation ("precise BN"), so that eval-mode features belong to the current weights.
     `dtype` is the floating type of the model and the data ("float32", or "float64" for exact
@@ -59,6 +63,7 @@ class TrainConfig:
     train_size: int | None = None
     test_size: int | None = None
     target_scaling: str = "none"
+    expert_actions: str | None = None
     image_size: int | None = None
     image_normalization: str = "unit"
     model: str = "mlp"
@@ -166,6 +171,11 @@ def validate(config: TrainConfig) -> TrainConfig:
     _check_choice("activation", config.activation, ACTIVATIONS)
     _check_choice("model", config.model, MODELS)
     _check_choice("target_scaling", config.target_scaling, TARGET_SCALINGS)
+    if config.expert_actions is not None and config.expert_actions not in EXPERT_ACTIONS:
+        raise ValueError(
+            f"config key 'expert_actions' must be one of {EXPERT_ACTIONS} or null (the "
+            f"dataset's default), got {config.expert_actions!r}"
+        )
     _check_choice("image_normalization", config.image_normalization, IMAGE_NORMALIZATIONS)
     if config.image_size is not None:
         _check_int("image_size", config.image_size, 8)

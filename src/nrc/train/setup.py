@@ -155,6 +155,7 @@ def load_dataset(config: TrainConfig) -> Any:
         test_size=config.test_size,
         image_size=config.image_size,
         normalization=config.image_normalization,
+        expert_actions=config.expert_actions,
     )
 
 
@@ -178,14 +179,17 @@ def training_data(config: TrainConfig, data: Any | None = None) -> RunData:
     if config.target_rank is not None:
         tensors = low_rank_targets(tensors, config.target_rank)
     tensors = as_dtype(tensors, getattr(torch, config.dtype))
+    provenance = getattr(loaded, "provenance", None)
     info = {
         "dataset": config.dataset,
-        "provenance": getattr(loaded, "provenance", None),
+        "provenance": provenance,
         "input_shape": list(raw.x_train.shape[1:]),
         "n": raw.y_train.shape[1],
         "train_size": raw.x_train.shape[0],
         "test_size": raw.x_test.shape[0],
         "target_scaling": {"how": config.target_scaling, **scaling},
+        # The variant loaded (the registry's default when the key is None; docs/datasets.md).
+        "expert_actions": (provenance or {}).get("expert_actions", config.expert_actions),
         "target_rank": config.target_rank,
     }
     return RunData(tensors, raw.y_train.numpy(), info)

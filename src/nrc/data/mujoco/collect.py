@@ -1,9 +1,10 @@
 """Roll out an expert and store the transitions as a Minari dataset (HDF5 backend) (paper §4).
 
 Each dataset holds whole episodes; episode i of split `split` is reset with a seed drawn from
-`SeedSequence([seed, split, i])`, and the policies are deterministic, so the same seed gives
-identical arrays. A dataset is built in a temporary folder beside its destination and moved into
-place only when complete.
+`SeedSequence([seed, split, i])`. The actions are the expert's deterministic output or, with
+`action_noise` σ > 0, Gaussian draws around it from a generator seeded by the same sequence
+(`nrc.data.mujoco.noise`), so the same seed gives identical arrays. A dataset is built in a
+temporary folder beside its destination and moved into place only when complete.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from minari.dataset.minari_storage import MinariStorage
 
 from nrc.data.mujoco.envs import library_versions, make_env, task
 from nrc.data.mujoco.experts import Policy, load_policy, policy_provenance
+from nrc.data.mujoco.noise import check_sigma, episode_policy, noise_provenance
 
 logger = logging.getLogger(__name__)
 
@@ -67,25 +69,31 @@ def collect_episodes(
     split: str = "train",
     episodes: int = 1,
     min_transitions: int = 0,
+    action_noise: float = 0.0,
 ) -> list[EpisodeBuffer]:
-    """At least `episodes` episodes, and more until they hold `min_transitions` transitions."""
+    """At least `episodes` episodes, and more until they hold `min_transitions` transitions;
+    `action_noise` σ > 0 records sampled actions (episode i draws from its own generator,
+    seeded by `[seed, split, i]`)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    sigma = check_sigma(action_noise)
     env = make_env(env_name)
     buffers: list[EpisodeBuffer] = []
     steps = 0
     while len(buffers) < episodes or steps < min_transitions:
         i = len(buffers)
-        buffers.append(rollout(env, policy, episode_seed(seed, split, i), i))
+        actor = episode_policy(policy, sigma, env.action_space, [seed, SPLITS[split], i])
+        buffers.append(rollout(env, actor, episode_seed(seed, split, i), i))
         steps += len(buffers[-1])
     env.close()
     returns = [sum(b.rewards) for b in buffers]
     logger.info(
-        "%s/%s: %d episodes, %d transitions, mean return %.2f",
+        "%s/%s (action noise %g): %d episodes, %d transitions, mean return %.2f",
         env_name,
         split,
+        sigma,
         len(buffers),
         steps,
         float(np.mean(returns)),
@@ -158,20 +166,33 @@ def collect_dataset(
     root: Path,
     prefix: str,
     min_train_transitions: int = 0,
+    action_noise: float = 0.0,
 ) -> dict[str, Path]:
     """Roll out `policy_spec` and write `{prefix}-train-v0` and `{prefix}-test-v0` under `root`.
 
     The test split is separate episodes holding at least 20% of the training transitions (App. A.1).
+    `action_noise` σ > 0 records sampled actions; the provenance states the noise model.
     """
+    sigma = check_sigma(action_noise)
     policy = load_policy(policy_spec, env_name)
-    train = collect_episodes(env_name, policy, seed, "train", episodes, min_train_transitions)
+    train = collect_episodes(
+        env_name, policy, seed, "train", episodes, min_train_transitions, sigma
+    )
     n_train = sum(len(b) for b in train)
-    test = collect_episodes(env_name, policy, seed, "test", 1, -(-n_train // 5))
+    test = collect_episodes(env_name, policy, seed, "test", 1, -(-n_train // 5), sigma)
+    actions = (
+        "Gaussian draws around the policy's pre-clip output, clipped to the action box "
+        "(as executed); see action_noise"
+        if sigma
+        else "deterministic policy output, clipped to the action box (as executed)"
+    )
     base = {
         "env_id": task(env_name).env_id,
         "seed": seed,
         "generator": "nrc.data.mujoco.collect.collect_dataset",
-        "actions": "deterministic policy output, clipped to the action box (as executed)",
+        "actions": actions,
+        "expert_actions": "sampled" if sigma else "deterministic",
+        "action_noise": noise_provenance(sigma) if sigma else None,
         "versions": library_versions(),
     } | policy_provenance(policy_spec, env_name)
     paths = {}

@@ -4,6 +4,8 @@ D4RL/JAT/Minari files.
 
 The paper trains on the first `train_size` transitions of the training data and tests on the
 first `train_size // 5` of separate test data; `subset="random"` draws a seeded random subset.
+A shipped set comes in two variants of its targets, the expert's deterministic actions and
+sampled ones (`Request.expert_actions`, docs/datasets.md "Sampled actions").
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ def shipped_root() -> Path:
     return shipped_dir() / "minari"
 
 
-def minari_pair(name: str) -> tuple[Path, Path] | None:
-    """The training and test Minari folders of a shipped set or a collected prefix; None for a
-    "KIND:LOCATION" source."""
+def minari_pair(name: str, actions: str | None) -> tuple[Path, Path] | None:
+    """The training and test Minari folders of a shipped set (its variant `actions`) or a
+    collected prefix; None for a "KIND:LOCATION" source."""
     if ":" in name:
         return None
     if name in SPECS:
-        root, prefix = shipped_root(), f"{name}-expert"
+        root, prefix = shipped_root(), SPECS[name].minari_prefix(actions)
     else:
         root, prefix = data_dir() / "minari", name
     train = root / f"{prefix}-train-v0"
@@ -44,11 +46,11 @@ def minari_pair(name: str) -> tuple[Path, Path] | None:
     return train, root / f"{prefix}-test-v0"
 
 
-def read_pair(name: str, test: str | None) -> tuple[Transitions, Transitions]:
-    """Training and test transitions for `name` (see `nrc.data.load`)."""
-    folders = minari_pair(name)
+def read_pair(request: Request) -> tuple[Transitions, Transitions]:
+    """Training and test transitions of `request` (see `nrc.data.load`)."""
+    folders = minari_pair(request.name, request.expert_actions)
     if folders is None:
-        train = read_source(name)
+        train, test = read_source(request.name), request.test
         return (train, read_source(test)) if test else split_last_episodes(train)
     return read_minari(folders[0]), read_minari(folders[1])
 
@@ -130,12 +132,13 @@ def provenance_dict(
         "test_size": n_test,
         "subset": request.subset,
         "seed": request.seed,
+        "expert_actions": request.expert_actions,
     }  # fmt: skip
 
 
 def load_data(request: Request) -> RegressionData:
     """States (x) and actions (y) of `request.name` as float32 tensors (see `nrc.data.load`)."""
-    train, held_out = read_pair(request.name, request.test)
+    train, held_out = read_pair(request)
     for part in (train, held_out):
         check_dims(part, request.name)
     n_train, n_test = sizes(request, len(train), len(held_out))
@@ -161,9 +164,9 @@ def load_data(request: Request) -> RegressionData:
 def read_provenance(request: Request) -> dict[str, Any]:
     """`load_data(request).provenance`, from the Minari metadata alone for shipped and collected
     sets; a "KIND:LOCATION" source is read in full (its provenance depends on the episodes)."""
-    folders = minari_pair(request.name)
+    folders = minari_pair(request.name, request.expert_actions)
     if folders is None:
-        train, held_out = read_pair(request.name, request.test)
+        train, held_out = read_pair(request)
         n_train, n_test = sizes(request, len(train), len(held_out))
         sources = (train.source, held_out.source)
         return provenance_dict(

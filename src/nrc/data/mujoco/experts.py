@@ -11,24 +11,17 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from nrc.data.mujoco.envs import library_versions, make_env, task
+from nrc.data.mujoco.noise import MeanPolicy, Policy, check_sigma, episode_policy
 from nrc.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 
 ACTIVATIONS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
-
-
-class Policy(Protocol):
-    """Anything that maps one observation to one action."""
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """The action for observation `obs` (1-D)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -50,15 +43,19 @@ class MLPPolicy:
     low: np.ndarray
     high: np.ndarray
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """The deterministic (mean) action for one observation, clipped to the action box."""
+    def pre_clip(self, obs: np.ndarray) -> np.ndarray:
+        """The network's output for one observation, before clipping to the action box."""
         obs = np.asarray(obs, dtype=np.float64)
         z = (obs - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon)
         x = np.clip(z, -self.clip_obs, self.clip_obs)
         sigma = ACTIVATIONS[self.activation]
         for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             x = sigma(w @ x + b)
-        return np.clip(self.weights[-1] @ x + self.biases[-1], self.low, self.high)
+        return self.weights[-1] @ x + self.biases[-1]
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic (mean) action for one observation, clipped to the action box."""
+        return np.clip(self.pre_clip(obs), self.low, self.high)
 
     def save(self, path: Path) -> None:
         """Write the policy as an .npz file, atomically."""
@@ -111,8 +108,8 @@ class ReacherController:
     l1: float = 0.1
     l2: float = 0.11
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Torques toward the inverse-kinematics solution nearest the current pose."""
+    def pre_clip(self, obs: np.ndarray) -> np.ndarray:
+        """PD torques toward the inverse-kinematics solution nearest the current pose."""
         obs = np.asarray(obs, dtype=np.float64)
         q = np.arctan2(obs[2:4], obs[0:2])
         qdot = obs[6:8]
@@ -128,7 +125,11 @@ class ReacherController:
             error = np.angle(np.exp(1j * (target - q)))  # wrap to (−π, π]
             if best is None or np.sum(error**2) < np.sum(best**2):
                 best = error
-        return np.clip(self.kp * best - self.kd * qdot, -1.0, 1.0)
+        return self.kp * best - self.kd * qdot
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The PD torques clipped to Reacher-v4's action box [−1, 1]²."""
+        return np.clip(self.pre_clip(obs), -1.0, 1.0)
 
 
 def shipped_dir() -> Path:
@@ -136,7 +137,7 @@ def shipped_dir() -> Path:
     return Path(str(resources.files("nrc.data") / "shipped"))
 
 
-def load_policy(spec: str, env: str) -> Policy:
+def load_policy(spec: str, env: str) -> MeanPolicy:
     """A policy: "expert" (the shipped one for `env`), "ik-pd" (Reacher) or an .npz path."""
     if spec == "ik-pd":
         if task(env).name != "reacher":
@@ -150,17 +151,22 @@ def load_policy(spec: str, env: str) -> Policy:
     return MLPPolicy.load(Path(spec))
 
 
-def evaluate(policy: Policy, env: str, episodes: int, seed: int) -> np.ndarray:
-    """Undiscounted returns of `episodes` episodes; episode i is reset with seed `seed + i`."""
+def evaluate(
+    policy: Policy, env: str, episodes: int, seed: int, action_noise: float = 0.0
+) -> np.ndarray:
+    """Undiscounted returns of `episodes` episodes; episode i is reset with seed `seed + i` and,
+    with `action_noise` σ > 0, samples its actions with the generator of `[seed + i]`."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    sigma = check_sigma(action_noise)
     environment = make_env(env)
     returns = np.empty(episodes)
     for i in range(episodes):
+        actor = episode_policy(policy, sigma, environment.action_space, [seed + i])
         obs, _ = environment.reset(seed=seed + i)
         total, done = 0.0, False
         while not done:
-            obs, reward, terminated, truncated, _ = environment.step(policy.act(obs))
+            obs, reward, terminated, truncated, _ = environment.step(actor.act(obs))
             total += float(reward)
             done = terminated or truncated
         returns[i] = total
