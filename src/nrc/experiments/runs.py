@@ -10,6 +10,7 @@ from nrc.data import registry
 from nrc.experiments.plan import Plan, points
 from nrc.experiments.results import Results
 from nrc.train import Launcher, Serial, TrainConfig, launcher_for, run_points
+from nrc.train.progress import Watched
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,14 @@ def execute(
     """Run (or reuse) every run of ``plan`` under ``root``, ``jobs`` at a time (longest first;
     with ``batched`` the MLP runs sharing architecture and dataset as stacks, default on CUDA;
     ``threads`` per run, see ``nrc.train.launch.threads_for``; ``tracker`` also receives every
-    run's metrics; a given ``launcher``, e.g. Ray's, replaces these), and gather the tables."""
+    run's metrics; a given ``launcher``, e.g. Ray's, replaces these), and gather the tables.
+    The progress shown is the whole job's: estimated work, ETA and the runs in flight
+    (``nrc.train.progress.Watched``, docs/training.md "Progress")."""
     launcher = launcher or launcher_for(jobs, batched=batched, threads=threads)
     if not isinstance(launcher, Serial):  # a serial launch renders on first load, here
         prepare(plan)
     todo = sorted(points(plan), key=lambda p: _order(p[1]))
     log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
-    result = run_points(todo, Path(root), launcher=launcher, tracker=tracker)
+    watched = Watched(launcher, desc=f"runs in {root}")
+    result = run_points(todo, Path(root), launcher=watched, progress=False, tracker=tracker)
     return Results.from_sweep(plan, Path(root), result.table, result.status)

@@ -34,6 +34,7 @@ from nrc.models.mlp import RegressionModel
 from nrc.train.config import TrainConfig
 from nrc.train.distributed import SINGLE, Ranks
 from nrc.train.loop import Callback, Loop
+from nrc.train.progress import Throttle, write_run_progress
 from nrc.train.setup import Tensors
 from nrc.train.store import RunStore, snapshot_epochs
 
@@ -247,10 +248,13 @@ class CollapseMonitor(Callback):
 class RunWriter(Callback):
     """Keeps `store` up to date with `monitor`: the table and a checkpoint after the epoch-0
     evaluation and every `checkpoint_every` epochs, the final files at the end; with
-    `snapshots="log"` the model at the log-spaced epochs of `snapshot_epochs`."""
+    `snapshots="log"` the model at the log-spaced epochs of `snapshot_epochs`. The run's epoch
+    goes to its progress file at the start, at the last epoch and in between at most once per
+    `nrc.train.progress.WRITE_EVERY_S` (docs/training.md, "Progress")."""
 
     def __init__(self, store: RunStore, monitor: CollapseMonitor) -> None:
         self.store, self.monitor = store, monitor
+        self.throttle = Throttle()
         config = monitor.config
         self.snapshot_at = (
             set(snapshot_epochs(config.epochs)) if config.snapshots == "log" else set()
@@ -260,7 +264,13 @@ class RunWriter(Callback):
         if loop.epoch in self.snapshot_at:
             self.store.write_snapshot(loop.epoch, loop.model.state_dict())  # type: ignore[attr-defined]
 
+    def _report(self, loop: Loop) -> None:
+        last = loop.epoch == loop.config.epochs
+        if self.throttle.due() or last:
+            write_run_progress(self.store.path, loop.epoch, loop.config.epochs)
+
     def on_start(self, loop: Loop) -> None:
+        self._report(loop)
         if not loop.resumed:
             self._snapshot(loop)
 
@@ -274,6 +284,7 @@ class RunWriter(Callback):
 
     def on_epoch_end(self, loop: Loop) -> None:
         self._snapshot(loop)
+        self._report(loop)
         cfg = loop.config
         if loop.epoch % cfg.checkpoint_every == 0 or loop.epoch == cfg.epochs:
             self._save(loop)
