@@ -72,6 +72,24 @@ def test_hopper_target_is_the_torso_height() -> None:
     assert np.all((data.targets > 0.0) & (data.targets < 1.6))
 
 
+def test_hopper_pose_shows_hopper_height_frames_with_height_and_pitch() -> None:
+    pose = generate("hopper-pose", count=8, size=24, seed=0)
+    height = generate("hopper-height", count=8, size=24, seed=0)
+    assert np.array_equal(pose.images, height.images)
+    np.testing.assert_array_equal(pose.targets, pose.extras["qpos"][:, 1:3].astype(np.float32))
+    assert pose.target_names == ("torso_height", "torso_pitch")
+
+
+def test_hopper_pose_targets_are_anisotropic_and_correlated_after_minmax_scaling() -> None:
+    """Issue 17 §1: NRC3 is informative only if the scaled Σ is far from c·I (docs/images.md)."""
+    y = generate("hopper-pose", count=400, size=8, seed=0).targets.astype(np.float64)
+    scaled = (y - y.min(0)) / np.ptp(y, axis=0)
+    sigma = np.cov(scaled, rowvar=False, bias=True)
+    eig = np.linalg.eigvalsh(sigma)
+    corr = sigma[0, 1] / np.sqrt(sigma[0, 0] * sigma[1, 1])
+    assert eig[1] / eig[0] >= 3 and abs(corr) >= 0.2
+
+
 def test_write_read_round_trip_is_atomic(tmp_path: Path, reacher: ImageSet) -> None:
     path = tmp_path / "sub" / "set.h5"
     write_rendered(reacher, path)

@@ -40,6 +40,7 @@ class DatasetSpec:
       `data_dir()`) or "user" (released files the user puts under `data_dir() / folder`, whose
       sub-folders `parts` must exist); `cached`: frames rendered for training and test.
     - `loader`: the module whose `load_data(request)` and `read_provenance(request)` serve it.
+    - `reproduced`: whether `nrc reproduce` takes it by default (when its files are present).
     - MuJoCo only: `env_id` (the gymnasium -v4 layout the paper's data used), `input_dim` (the
       observation width), `train_episodes` (episodes of the shipped training set) and `actions`,
       the default variant of the expert's actions (`EXPERT_ACTIONS`: "deterministic" output or
@@ -56,6 +57,7 @@ class DatasetSpec:
     wd_grid: tuple[float, ...]
     loader: str
     cached: tuple[int, int] | None = None
+    reproduced: bool = True
     folder: str | None = None
     parts: tuple[str, ...] = ()
     env_id: str | None = None
@@ -145,8 +147,11 @@ SPECS: dict[str, DatasetSpec] = {
     "reacher": _mujoco("reacher", "Reacher-v4", 11, 2, 1_000, 20),
     "hopper": _mujoco("hopper", "Hopper-v4", 11, 3, 10_000, 10),
     # Rendered here (docs/images.md): seed-0 rollouts for training, seed-1 rollouts for test.
-    "reacher-fingertip": _image("reacher-fingertip", 2, "carla-2d", 10_000, cached=(10_000, 2_000)),
+    "reacher-fingertip": _image(
+        "reacher-fingertip", 2, "carla-2d", 10_000, cached=(10_000, 2_000), reproduced=False
+    ),
     "hopper-height": _image("hopper-height", 1, "carla-1d", 10_000, cached=(10_000, 2_000)),
+    "hopper-pose": _image("hopper-pose", 2, "carla-2d", 10_000, cached=(10_000, 2_000)),
     # Released files; CARLA's first 50,000 training frames (the Deep-NRC code's choice).
     "carla-2d": _image("carla-2d", 2, "carla-2d", 50_000, folder="carla", parts=CARLA_PARTS),
     "carla-1d": _image("carla-1d", 1, "carla-1d", 50_000, folder="carla", parts=CARLA_PARTS),

@@ -16,13 +16,15 @@ log = logging.getLogger(__name__)
 
 
 def prepare(plan: Plan) -> None:
-    """Generate and cache the rendered image sets of ``plan`` before the runs start, here rather
-    than in several worker processes at once."""
+    """Generate and cache the frames of the rendered image sets that ``plan``'s runs read, before
+    the runs start, here rather than in several worker processes at once."""
     from nrc.data.images.dataset import ensure_rendered
 
-    for name in plan.image_datasets:
-        log.info("preparing %s", name)
-        ensure_rendered(name)
+    sizes = {(c.dataset, c.train_size, c.test_size) for _, c in points(plan)}
+    for name, train_size, test_size in sorted(sizes, key=str):
+        if name in plan.image_datasets:
+            log.info("preparing %s (%s training, %s test frames)", name, train_size, test_size)
+            ensure_rendered(name, train_size, test_size)
 
 
 def _order(config: TrainConfig) -> tuple[bool, int]:

@@ -40,10 +40,11 @@ def folder(name: str) -> Path:
 
 
 def cache_counts(s: DatasetSpec, request: Request) -> tuple[int, int]:
-    """Frames of a rendered set to cache for training and test: the registry's counts, more
-    when the request asks for more (generation is sequential, so fewer is a prefix)."""
+    """Frames of a rendered set to render and cache for training and test: what the request
+    uses, the registry's counts by default (generation is sequential, so fewer is a prefix)."""
     train, test = s.cached or (0, 0)
-    return max(request.train_size or train, train), max(request.test_size or test, test)
+    n_train = request.train_size or train
+    return n_train, request.test_size or (s.test_size(n_train) if request.train_size else test)
 
 
 def carla_limits(s: DatasetSpec, request: Request) -> tuple[int, int]:
@@ -177,8 +178,9 @@ def read_provenance(request: Request) -> dict[str, Any]:
     return provenance_dict(request, train, test, (n_train, n_test), [side, side])
 
 
-def ensure_rendered(name: str) -> None:
-    """Render and cache the training and test frames of a rendered set unless cached (the files
-    `load_data` reads), reading no pixels; nothing for the other image sets."""
+def ensure_rendered(name: str, train_size: int | None = None, test_size: int | None = None) -> None:
+    """Render and cache the training and test frames a request of `train_size` and `test_size`
+    rows of a rendered set reads (`cache_counts`) unless cached, reading no pixels; nothing for
+    the other image sets."""
     if spec(name).files == "generated":
-        parts_provenance(Request(name))
+        parts_provenance(Request(name, train_size=train_size, test_size=test_size))

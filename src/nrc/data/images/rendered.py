@@ -11,6 +11,9 @@ quantities that the picture determines:
   by a camera that does not follow the robot; rollouts of a PD controller tracking a sine reference
   with per-episode random amplitudes and phases (`SinePD`), the hopper allowed to fall, so that
   standing, crouching, tipping and lying poses all occur.
+- `hopper-pose` (n = 2, analogue of CARLA 2D): the torso's height and pitch in the frames of
+  `hopper-height` (the same rollouts and camera); unlike the fingertip's coordinates the two are
+  correlated and of unequal spread, so NRC3 is informative (docs/images.md).
 
 `generate` is deterministic for a seed; `load_rendered` caches the result as HDF5 under
 $NRC_DATA_DIR/rendered with its provenance, and renders a damaged cache file again. Command line:
@@ -117,6 +120,18 @@ RENDERED: dict[str, RenderedSpec] = {
         target_names=("torso_height",),
         target_doc="qpos[1] (rootz): height of the torso centre above the floor, metres",
         target=lambda data: data.qpos[1:2].copy(),
+        camera={"lookat": [0.0, 0.0, 0.7], "distance": 3.2, "azimuth": 90.0, "elevation": -5.0},
+        episode_steps=100,
+        frame_stride=4,
+        default_policy="sine-pd",
+        env_kwargs={"terminate_when_unhealthy": False},
+    ),
+    "hopper-pose": RenderedSpec(
+        name="hopper-pose",
+        task="hopper",
+        target_names=("torso_height", "torso_pitch"),
+        target_doc="qpos[1:3] (rootz, rooty): torso height in metres and pitch in radians",
+        target=lambda data: data.qpos[1:3].copy(),
         camera={"lookat": [0.0, 0.0, 0.7], "distance": 3.2, "azimuth": 90.0, "elevation": -5.0},
         episode_steps=100,
         frame_stride=4,
