@@ -1,6 +1,7 @@
 """Analyses of stored results shared by figures and claims: NRC3 as a function of γ for the
 final W (paper App. A.3, Fig. 4) and counting its local minima (claim C3); the deep study's
-final layers, geometry across weight decay and low-rank tables (claims D1–D4)."""
+final layers, geometry across weight decay and low-rank tables (claims D1–D4); the gap of a
+UFM-style run to its objective's closed-form optimum (Theorem 4.1, App. B; claims C5–C7)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pandas as pd
 from nrc.experiments.results import Results
 from nrc.metrics import nrc3_at, optimal_gamma, sqrtm_psd
 from nrc.metrics.schema import row_matrix
+from nrc.metrics.targets import target_covariance
+from nrc.ufm.theory import mean_loss_lambdas, optimal_loss, optimal_wwt
 
 # The paper's optimal γ/λmin of Fig. 4.
 PAPER_OPTIMUM = {"reacher": 0.749, "swimmer": 0.691, "hopper": 0.011, "carla-2d": 0.149}
@@ -90,3 +93,50 @@ def deep_rank_table(results: Results) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows)
     return table.sort_values(["dataset", "rank"]).reset_index(drop=True) if rows else table
+
+
+def ufm_optimum_gap(row: pd.Series, y: np.ndarray, data_term: str = "mean") -> dict[str, float]:
+    """How far a UFM-style run (``regularization="ufm"``, λ_W, λ_H > 0) is from its optimum.
+
+    ``row`` is a final metrics row with its config's ``lambda_h``, ``lambda_w`` (a sweep table
+    row); ``y`` the training targets (M×n). ``data_term`` is the trainer's: "mean" = ½·MSE
+    averaged over the n targets (docs/training.md), whose optimum is problem (1)'s with λ's n
+    times larger (:func:`nrc.ufm.theory.mean_loss_lambdas`); "sum" = problem (1) itself.
+
+    The run's objective is taken as data term + λ_W‖W‖²_F: by the rescaling W → αW, H → H/α,
+    which the MLP's last layer realises, every stationary point has λ_H‖H‖²_F/M = λ_W‖W‖²_F
+    (Lemma C.1), so this is exact there. Returns c = λ_W·λ_H; c_eff, the optimum's residual
+    variance (App. B); the relative gap to the closed-form minimum (Theorem 4.1); train R² and
+    the optimum's; ‖WWᵀ − (WWᵀ)*‖_F/‖(WWᵀ)*‖_F (Corollary 4.2(ii); NaN where (WWᵀ)* = 0); the
+    residual variances over c and over c_eff (min, max); the largest residual |correlation|.
+    """
+    if data_term not in ("mean", "sum"):
+        raise ValueError(f"data_term must be 'mean' or 'sum', got {data_term!r}")
+    n = int(row["n"])
+    lw, lh = float(row["lambda_w"]), float(row["lambda_h"])
+    if lw * lh <= 0.0:
+        raise ValueError(f"lambda_w, lambda_h: need both > 0, got {lw:g}, {lh:g}")
+    sigma = target_covariance(y)
+    k = n if data_term == "mean" else 1  # the trainer's loss is L_(1)(kλ_W, kλ_H)/k
+    lw_eff, lh_eff = mean_loss_lambdas(lw, lh, k)
+    c_eff = lw_eff * lh_eff
+    wwt = row_matrix(row, "wwt")
+    objective = 0.5 * float(row["train_mse"]) * n / k + lw * float(np.trace(wwt))
+    optimum = optimal_loss(sigma, lw_eff, lh_eff) / k
+    target = optimal_wwt(sigma, lw_eff, lh_eff)
+    target_norm = float(np.linalg.norm(target))  # 0 when c_eff ≥ λmax (W = 0, Theorem 4.1)
+    variances = np.diag(row_matrix(row, "residual_cov"))
+    unexplained = np.minimum(np.linalg.eigvalsh(sigma), c_eff).sum() / np.trace(sigma)
+    return {
+        "c": lw * lh,
+        "c_eff": c_eff,
+        "gap": (objective - optimum) / optimum,
+        "r2": float(row["train_r2"]),
+        "r2_optimum": float(1.0 - unexplained),
+        "wwt_error": float(np.linalg.norm(wwt - target)) / target_norm if target_norm else np.nan,
+        "variance_over_c_min": float(variances.min() / (lw * lh)),
+        "variance_over_c_max": float(variances.max() / (lw * lh)),
+        "variance_over_c_eff_min": float(variances.min() / c_eff),
+        "variance_over_c_eff_max": float(variances.max() / c_eff),
+        "whiteness": float(row["residual_whiteness"]) if n > 1 else np.nan,
+    }

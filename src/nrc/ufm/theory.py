@@ -204,6 +204,30 @@ def optimal_loss(sigma: ArrayLike, lambda_w: float, lambda_h: float) -> float:
     return float(np.sum(0.5 * np.minimum(spec.eigvals, c) + np.sqrt(c) * _shrunk_roots(spec, c)))
 
 
+def mean_loss_lambdas(lambda_w: float, lambda_h: float, n: int) -> tuple[float, float]:
+    """The (λ_W, λ_H) of problem (1) whose minimisers are those of the trainer's UFM-style loss.
+
+    That loss is ½·MSE + λ_H‖H‖²_F/(2M) + λ_W‖W‖²_F/2 with the MSE averaged over samples *and*
+    the n target dimensions (the authors' code, spec §5.3; docs/training.md). It equals
+    L_(1)(H, W, b; nλ_W, nλ_H)/n, so it is problem (1) with both λ's n times larger: its optimum
+    has c_eff = n²·λ_W·λ_H and residual covariance c_eff·I (App. B), not λ_W·λ_H·I.
+    """
+    lw, lh = check_lambdas(lambda_w, lambda_h)
+    if int(n) != n or n < 1:
+        raise ValueError(f"n: number of targets must be an integer >= 1, got {n}")
+    return n * lw, n * lh
+
+
+def optimal_mean_loss(sigma: ArrayLike, lambda_w: float, lambda_h: float) -> float:
+    """Minimal value of the trainer's UFM-style loss (data term averaged over the n targets).
+
+    optimal_loss(Σ, nλ_W, nλ_H)/n, by :func:`mean_loss_lambdas` (Theorem 4.1, Lemma D.1).
+    """
+    spec = sigma_spectrum(sigma)
+    n = spec.eigvals.size
+    return optimal_loss(spec.sigma, *mean_loss_lambdas(lambda_w, lambda_h, n)) / n
+
+
 def optimal_norms(
     sigma: ArrayLike, lambda_w: float, lambda_h: float, m: int
 ) -> tuple[float, float]:
