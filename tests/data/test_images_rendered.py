@@ -72,17 +72,21 @@ def test_hopper_target_is_the_torso_height() -> None:
     assert np.all((data.targets > 0.0) & (data.targets < 1.6))
 
 
-def test_hopper_pose_shows_hopper_height_frames_with_height_and_pitch() -> None:
-    pose = generate("hopper-pose", count=8, size=24, seed=0)
-    height = generate("hopper-height", count=8, size=24, seed=0)
-    assert np.array_equal(pose.images, height.images)
-    np.testing.assert_array_equal(pose.targets, pose.extras["qpos"][:, 1:3].astype(np.float32))
-    assert pose.target_names == ("torso_height", "torso_pitch")
+def test_reacher_arm_shows_the_fingertip_frames_with_the_fingertip_and_elbow_y(
+    reacher: ImageSet,
+) -> None:
+    arm = generate("reacher-arm", count=30, size=32, seed=3)
+    assert np.array_equal(arm.images, reacher.images)
+    q0, q1 = arm.extras["qpos"][:, 0], arm.extras["qpos"][:, 1]
+    elbow_y = 0.1 * np.sin(q0)
+    fingertip_y = elbow_y + 0.11 * np.sin(q0 + q1)
+    np.testing.assert_allclose(arm.targets, np.stack([fingertip_y, elbow_y], 1), atol=1e-6)
+    assert arm.target_names == ("fingertip_y", "elbow_y")
 
 
-def test_hopper_pose_targets_are_anisotropic_and_correlated_after_minmax_scaling() -> None:
+def test_reacher_arm_targets_are_anisotropic_and_correlated_after_minmax_scaling() -> None:
     """Issue 17 §1: NRC3 is informative only if the scaled Σ is far from c·I (docs/images.md)."""
-    y = generate("hopper-pose", count=400, size=8, seed=0).targets.astype(np.float64)
+    y = generate("reacher-arm", count=600, size=8, seed=0).targets.astype(np.float64)
     scaled = (y - y.min(0)) / np.ptp(y, axis=0)
     sigma = np.cov(scaled, rowvar=False, bias=True)
     eig = np.linalg.eigvalsh(sigma)

@@ -28,12 +28,12 @@ def test_names_and_kinds() -> None:
     assert registry.IMAGE == (
         "reacher-fingertip",
         "hopper-height",
-        "hopper-pose",
+        "reacher-arm",
         "carla-2d",
         "carla-1d",
         "utkface",
     )
-    assert registry.RENDERED == ("reacher-fingertip", "hopper-height", "hopper-pose")
+    assert registry.RENDERED == ("reacher-fingertip", "hopper-height", "reacher-arm")
     assert registry.names() == registry.MUJOCO + registry.IMAGE
     with pytest.raises(ValueError, match="kind must be"):
         registry.names("audio")

@@ -151,7 +151,7 @@ SPECS: dict[str, DatasetSpec] = {
         "reacher-fingertip", 2, "carla-2d", 10_000, cached=(10_000, 2_000), reproduced=False
     ),
     "hopper-height": _image("hopper-height", 1, "carla-1d", 10_000, cached=(10_000, 2_000)),
-    "hopper-pose": _image("hopper-pose", 2, "carla-2d", 10_000, cached=(10_000, 2_000)),
+    "reacher-arm": _image("reacher-arm", 2, "carla-2d", 10_000, cached=(10_000, 2_000)),
     # Released files; CARLA's first 50,000 training frames (the Deep-NRC code's choice).
     "carla-2d": _image("carla-2d", 2, "carla-2d", 50_000, folder="carla", parts=CARLA_PARTS),
     "carla-1d": _image("carla-1d", 1, "carla-1d", 50_000, folder="carla", parts=CARLA_PARTS),

@@ -74,7 +74,7 @@ PAPER_IMAGE_COMMON: dict[str, Any] = {
 PAPER_IMAGE: dict[str, dict[str, Any]] = {
     "reacher-fingertip": {},
     "hopper-height": {},
-    "hopper-pose": {},
+    "reacher-arm": {},
     "carla-2d": {},
     "carla-1d": {},
     "utkface": {"model": "resnet34"},
@@ -100,7 +100,7 @@ QUICK_IMAGE_COMMON: dict[str, Any] = {
 QUICK_IMAGE: dict[str, dict[str, Any]] = {
     "reacher-fingertip": {},
     "hopper-height": {"lr": 1e-2, "weight_decay": 1e-1},
-    "hopper-pose": {"lr": 1e-2, "weight_decay": 1e-1},
+    "reacher-arm": {},
     "carla-2d": {},
     "carla-1d": {"lr": 1e-2, "weight_decay": 1e-1},
     "utkface": {"lr": 1e-2, "weight_decay": 1e-1},

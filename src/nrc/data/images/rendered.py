@@ -11,9 +11,9 @@ quantities that the picture determines:
   by a camera that does not follow the robot; rollouts of a PD controller tracking a sine reference
   with per-episode random amplitudes and phases (`SinePD`), the hopper allowed to fall, so that
   standing, crouching, tipping and lying poses all occur.
-- `hopper-pose` (n = 2, analogue of CARLA 2D): the torso's height and pitch in the frames of
-  `hopper-height` (the same rollouts and camera); unlike the fingertip's coordinates the two are
-  correlated and of unequal spread, so NRC3 is informative (docs/images.md).
+- `reacher-arm` (n = 2, analogue of CARLA 2D): the y of the fingertip and of the elbow in the
+  frames of `reacher-fingertip` (the same rollouts and camera); unlike the fingertip's (x, y)
+  the two are correlated and of unequal spread, so NRC3 is informative (docs/images.md).
 
 `generate` is deterministic for a seed; `load_rendered` caches the result as HDF5 under
 $NRC_DATA_DIR/rendered with its provenance, and renders a damaged cache file again. Command line:
@@ -126,17 +126,16 @@ RENDERED: dict[str, RenderedSpec] = {
         default_policy="sine-pd",
         env_kwargs={"terminate_when_unhealthy": False},
     ),
-    "hopper-pose": RenderedSpec(
-        name="hopper-pose",
-        task="hopper",
-        target_names=("torso_height", "torso_pitch"),
-        target_doc="qpos[1:3] (rootz, rooty): torso height in metres and pitch in radians",
-        target=lambda data: data.qpos[1:3].copy(),
-        camera={"lookat": [0.0, 0.0, 0.7], "distance": 3.2, "azimuth": 90.0, "elevation": -5.0},
-        episode_steps=100,
-        frame_stride=4,
-        default_policy="sine-pd",
-        env_kwargs={"terminate_when_unhealthy": False},
+    "reacher-arm": RenderedSpec(
+        name="reacher-arm",
+        task="reacher",
+        target_names=("fingertip_y", "elbow_y"),
+        target_doc="world y of bodies 'fingertip' and 'body1' (the elbow), metres",
+        target=lambda data: np.array([data.body("fingertip").xpos[1], data.body("body1").xpos[1]]),
+        camera={"lookat": [0.0, 0.0, 0.0], "distance": 0.62, "azimuth": 90.0, "elevation": -90.0},
+        episode_steps=50,
+        frame_stride=5,
+        default_policy="ik-pd",
     ),
 }
 
