@@ -77,7 +77,7 @@ def test_ufm_loss_is_equation_1_with_half_factors(tiny: TrainConfig, data: Simpl
     w = model.head.weight.detach().numpy()
     pred = h @ w.T + model.head.bias.detach().numpy()
     expected = (
-        0.5 * np.mean((pred - y.numpy()) ** 2)
+        0.5 * np.sum((pred - y.numpy()) ** 2) / 10  # summed over the n = 2 targets (eq. 1)
         + 0.5 * 0.3 * np.sum(h**2) / 10
         + 0.5 * 0.7 * np.sum(w**2)
     )

@@ -204,14 +204,14 @@ class Stack:
 
     def losses(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """Each member's objective on its batch (`nrc.train.loop.loss_fn` per model, paper eq. 1,
-        §5.3): (1/2)·MSE, plus (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F in "ufm" mode."""
+        §5.3): (1/2)·MSE; in "ufm" mode ‖WH + b − Y‖²_F/(2B) + (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F."""
         h, pred = self.forward(xb)
-        loss = 0.5 * (pred - yb).pow(2).mean(dim=(1, 2))
-        if self.config.regularization == "ufm":
-            lam_h, lam_w = self.lambda_h.reshape(-1), self.lambda_w.reshape(-1)
-            loss = loss + 0.5 * lam_h * h.pow(2).sum(dim=(1, 2)) / xb.shape[1]
-            loss = loss + 0.5 * lam_w * self.params[-2].pow(2).sum(dim=(1, 2))
-        return loss
+        if self.config.regularization != "ufm":
+            return 0.5 * (pred - yb).pow(2).mean(dim=(1, 2))
+        lam_h, lam_w = self.lambda_h.reshape(-1), self.lambda_w.reshape(-1)
+        loss = 0.5 * (pred - yb).pow(2).sum(dim=(1, 2)) / xb.shape[1]
+        loss = loss + 0.5 * lam_h * h.pow(2).sum(dim=(1, 2)) / xb.shape[1]
+        return loss + 0.5 * lam_w * self.params[-2].pow(2).sum(dim=(1, 2))
 
     def _step(self, idx: torch.Tensor) -> None:
         """One SGD step of every member on the rows `idx` (K×B), as torch's SGD does it:

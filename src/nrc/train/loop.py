@@ -67,13 +67,15 @@ def objective(
     weight: torch.Tensor,
     config: TrainConfig,
 ) -> torch.Tensor:
-    """(1/2)·MSE of `predictions`, plus in "ufm" mode (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F of the
-    batch's features `h` and the head's `weight` (paper eq. 1, §5.3)."""
-    loss = 0.5 * F.mse_loss(predictions, y)
-    if config.regularization == "ufm":
-        loss = loss + 0.5 * config.lambda_h * h.pow(2).sum() / h.shape[0]
-        loss = loss + 0.5 * config.lambda_w * weight.pow(2).sum()
-    return loss
+    """(1/2)·MSE of `predictions` (the weight-decay experiments, Table 2); in "ufm" mode the
+    paper's eq. 1 on the batch: ‖WH + b − Y‖²_F/(2B) + (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F of the
+    batch's features `h` and the head's `weight` (§5.3). Eq. 1 sums over the n targets where the
+    MSE averages them, which would scale both λ by n (docs/training.md, "UFM-style runs")."""
+    if config.regularization != "ufm":
+        return 0.5 * F.mse_loss(predictions, y)
+    loss = 0.5 * (predictions - y).pow(2).sum() / y.shape[0]
+    loss = loss + 0.5 * config.lambda_h * h.pow(2).sum() / h.shape[0]
+    return loss + 0.5 * config.lambda_w * weight.pow(2).sum()
 
 
 def loss_fn(
