@@ -99,3 +99,17 @@ def test_the_serial_launcher_loads_each_dataset_once(
 def test_jobs_must_be_a_positive_integer(jobs: object) -> None:
     with pytest.raises(ValueError, match="jobs must be a positive integer"):
         launcher_for(jobs)  # type: ignore[arg-type]
+
+
+def test_a_launch_loads_each_variant_of_a_dataset_separately(monkeypatch) -> None:
+    """Two runs that differ only in what `nrc.data.load` is asked for (here the expert's
+    actions) get their own data, never the first one's (docs/training.md, "Sweeps")."""
+    from nrc.train.launch import _Datasets
+
+    calls = []
+    monkeypatch.setattr(train_setup, "load_dataset", lambda c: calls.append(c) or c.expert_actions)
+    datasets = _Datasets(None)
+    base = TrainConfig(dataset="reacher")
+    sampled = dataclasses.replace(base, expert_actions="sampled")
+    assert [datasets(c) for c in (base, sampled, base, sampled)] == [None, "sampled"] * 2
+    assert calls == [base, sampled]

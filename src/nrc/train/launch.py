@@ -90,13 +90,7 @@ def attempt(call: Callable[[], Any]) -> Status:
 
 def _load_key(config: TrainConfig) -> tuple[Any, ...]:
     """What decides the tensors `nrc.data.load` returns for `config`."""
-    return (
-        config.dataset,
-        config.train_size,
-        config.test_size,
-        config.image_size,
-        config.image_normalization,
-    )
+    return tuple(sorted(setup.load_arguments(config).items()))
 
 
 class _Datasets:

@@ -145,18 +145,23 @@ def build_model(config: TrainConfig, in_shape: tuple[int, ...], out_dim: int) ->
     return model.to(getattr(torch, config.dtype))
 
 
+def load_arguments(config: TrainConfig) -> dict[str, Any]:
+    """The keyword arguments of `nrc.data.load` for `config`: everything that decides its data."""
+    return {
+        "name": config.dataset,
+        "train_size": config.train_size,
+        "test_size": config.test_size,
+        "image_size": config.image_size,
+        "normalization": config.image_normalization,
+        "expert_actions": config.expert_actions,
+    }
+
+
 def load_dataset(config: TrainConfig) -> Any:
     """`config.dataset` as `nrc.data.load` gives it (tensors and provenance; paper §4)."""
     from nrc import data as nrc_data  # deferred: the data package pulls in MuJoCo
 
-    return nrc_data.load(
-        config.dataset,
-        train_size=config.train_size,
-        test_size=config.test_size,
-        image_size=config.image_size,
-        normalization=config.image_normalization,
-        expert_actions=config.expert_actions,
-    )
+    return nrc_data.load(**load_arguments(config))
 
 
 @dataclass(frozen=True)
