@@ -14,6 +14,7 @@ from nrc.train.config import to_dict
 from nrc.train.distributed import close_process_group, ranks_from_environment
 from nrc.train.launch import Launcher, check_threads, threads_for
 from nrc.train.presets import PRESETS, resolve
+from nrc.train.progress import Watched
 from nrc.train.ray_launch import LAUNCHERS, launcher_from_options
 from nrc.train.runner import check_tracker, resume, run
 from nrc.train.store import RunStore, load_run, safe_component
@@ -231,7 +232,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     grid, overrides = _parse_grid(args.grid), parse_assignments(args.overrides)
     launcher = launcher_of(args, args.out)
     points = expand(args.config, grid, overrides)
-    result = run_points(points, args.out, launcher=launcher, tracker=check_tracker(args.tracker))
+    watched = Watched(launcher, desc=f"runs in {args.out}")  # epochs and ETA of the runs
+    tracker = check_tracker(args.tracker)
+    result = run_points(points, args.out, launcher=watched, progress=False, tracker=tracker)
     print(result.status[["run", "status", "error"]].to_string(index=False))
     print(f"table: {args.out / 'sweep.parquet'} ({len(result.table)} rows)")
     return 0 if (result.status["status"] == "complete").all() else 1
