@@ -123,3 +123,33 @@ def test_a_failing_check_keeps_its_claim_id() -> None:
     assert [c.id for c in result] == [f"C{i}" for i in range(1, 9)]
     assert result[-1].passed is None and "loss_gap" in result[-1].measured
     assert result[5].passed is True  # C6 reads only the Fig. 10 table
+
+
+def test_every_seed_of_the_main_run_counts() -> None:
+    """A second seed that does not collapse fails C1 and C2 although seed 0 passes (issue 17 §5:
+    claims use every seed)."""
+    res = _results(good=True)
+    main = res.plan.main_weight_decay("reacher")
+    other = _row("wd=main,seed=1", 100, collapsed=False, dataset="reacher", weight_decay=main)
+    res = dataclasses.replace(
+        res, wd=pd.concat([res.wd, pd.DataFrame([other | {"seed": 1}])], ignore_index=True)
+    )
+    result = {c.id: c for c in claims.evaluate(res)}
+    assert result["C1"].passed is False and "seed 1" in result["C1"].measured
+    assert result["C2"].passed is False
+
+
+def test_ufm_claims_name_the_datasets_outside_their_regime() -> None:
+    """C5 and C7 apply to 0 < c < λmin; a dataset whose runs all have c ≥ λmin is named, not
+    silently dropped."""
+    res = _results(good=True)
+    big = 2 * np.sqrt(LAM_MIN)  # c = big² > λmin
+    outside = res.ufm.iloc[0].to_dict() | {"run": "ufm=big", "dataset": "swimmer"}
+    outside |= {"lambda_h": big, "lambda_w": big}
+    res = dataclasses.replace(
+        res, ufm=pd.concat([res.ufm, pd.DataFrame([outside])], ignore_index=True)
+    )
+    result = {c.id: c for c in claims.evaluate(res)}
+    for cid in ("C5", "C7"):
+        assert result[cid].passed is True
+        assert "over reacher; not in the regime (c ≥ λmin): swimmer" in result[cid].measured

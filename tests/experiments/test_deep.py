@@ -31,7 +31,7 @@ def test_the_deep_plan_has_its_three_families() -> None:
     mlp8 = [c for n, c in configs.items() if n.startswith("deep/mlp8/")]
     assert {(c.depth, c.bias, c.momentum) for c in mlp8} == {(8, False, 0.9)}
     both = plan_for("quick", ("reacher",), TINY, study="all")
-    assert {n.split("/")[0] for n, _ in points(both)} == {"wd", "ufm", "fig10", "deep"}
+    assert {n.split("/")[0] for n, _ in points(both)} == {"wd", "ufm", "fig10", "explain", "deep"}
 
 
 def test_deep_study_makes_its_figures_and_claims(tmp_path: Path) -> None:

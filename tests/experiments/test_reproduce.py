@@ -42,7 +42,8 @@ def test_every_module_produces_its_artifact(tiny_report) -> None:
         assert artifact["error"] is None, (key, artifact["error"])
         assert artifact["paths"], key
         assert all(Path(p).is_file() for p in artifact["paths"]), key
-    assert summary["runs_failed"] == 0 and summary["runs_complete"] == 3 + 3 + 5
+    # wd, ufm, fig10, explain (Table 2's weight decay, sampled actions)
+    assert summary["runs_failed"] == 0 and summary["runs_complete"] == 3 + 3 + 5 + 2
     import nrc
 
     assert (
@@ -63,12 +64,50 @@ def test_every_claim_has_a_row(tiny_report) -> None:
     assert table.set_index("id").loc["C8", "passed"]  # the UFM solver matches the closed form
 
 
+def test_the_paper_comparison_puts_the_papers_numbers_beside_ours_and_the_tests(
+    tiny_report,
+) -> None:
+    """Table 1 and Fig. 4 rows (report, "Ours beside the paper's"): the paper's values from the
+    registry, ours recomputed from the stored targets, the sampled-actions test from its run."""
+    import numpy as np
+
+    from nrc.data import registry, table1_row
+    from nrc.experiments.analysis import PAPER_OPTIMUM
+    from nrc.train.store import TARGETS, RunStore
+
+    out, _ = tiny_report
+    table = pd.read_csv(out / "tables" / "paper_comparison.csv").set_index("quantity")
+    lam = table.loc["Table 1 λmin"]
+    runs = out / "runs"
+    main = RunStore(next(runs.glob("wd/*weight_decay=0.0005*"))).read_arrays(TARGETS)["y_train"]
+    sampled = RunStore(next(runs.glob("explain/sampled/*"))).read_arrays(TARGETS)["y_train"]
+    assert lam.paper == registry.spec("reacher").paper_row.lambda_min
+    assert np.isclose(lam.ours, table1_row("reacher", main).lambda_min, rtol=1e-12)
+    assert np.isclose(lam.ours_sampled_actions, table1_row("reacher", sampled).lambda_min)
+    assert lam.ours_sampled_actions != lam.ours  # the sampled run trained on other targets
+    gamma = table.loc["Fig. 4 optimal γ/λmin"]
+    assert gamma.paper == PAPER_OPTIMUM["reacher"] and 0 <= gamma.ours <= 1
+    assert np.isfinite(gamma.ours_at_table2_wd) and np.isfinite(gamma.ours_sampled_actions)
+    assert table.loc["Table 2 weight decay"].paper == 1.5e-3
+
+
+def test_quick_weight_decay_sweeps_take_three_seeds_where_runs_are_cheap() -> None:
+    from nrc.experiments.plan import points
+
+    plan = plan_for("quick", ("swimmer", "reacher"), TINY)
+    seeds = {}
+    for name, config in points(plan):
+        if name.startswith("wd/"):
+            seeds.setdefault(config.dataset, set()).add(config.seed)
+    assert seeds == {"swimmer": {0, 1, 2}, "reacher": {0}}
+
+
 def test_reuses_finished_runs(tiny_report) -> None:
     out, _ = tiny_report
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.parquet")}
     results = execute(plan_for("quick", ("reacher",), TINY), out / "runs")
     after = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.parquet")}
-    assert before == after and len(before) == 11
+    assert before == after and len(before) == 13
     assert set(results.status.status) == {"complete"}
 
 
@@ -78,7 +117,7 @@ def test_failed_runs_are_reported_and_the_rest_rendered(tmp_path, capsys) -> Non
     args += ["--phase-points", "1", *sets]
     assert main(args) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["runs_complete"] == 0 and summary["runs_failed"] == 11
+    assert summary["runs_complete"] == 0 and summary["runs_failed"] == 13
     assert "diverged" in summary["failed_runs"][0]["error"]
     assert summary["artifacts"]["table1"]["error"] is None
     assert summary["artifacts"]["fig2"]["error"] is not None

@@ -10,6 +10,7 @@ import pytest
 from nrc.experiments.plan import FIG10_LAMBDA_W, PAPER_UFM_LAMBDAS, QUICK_UFM_LAMBDAS
 from nrc.plots import reg_color
 from nrc.plots.curves import metric_grid
+from nrc.plots.style import reg_label
 from nrc.train.presets import FIG10_LAMBDA_H, PAPER_WD_GRIDS, preset
 
 
@@ -25,6 +26,12 @@ def _sweeps() -> list[list[float]]:
 def test_every_value_of_a_sweep_has_its_own_colour(values: list[float]) -> None:
     for a, b in itertools.combinations(sorted(set(values)), 2):
         assert reg_color(a) != reg_color(b), (a, b)
+
+
+@pytest.mark.parametrize("values", _sweeps())
+def test_every_value_of_a_sweep_has_its_own_label(values: list[float]) -> None:
+    labels = [reg_label("λ", v) for v in sorted(set(values))]
+    assert len(set(labels)) == len(labels), labels
 
 
 def test_colour_is_fixed_by_the_value_and_zero_is_black() -> None:

@@ -53,19 +53,27 @@ def _missing(cid: str, text: str, why: str) -> Claim:
     return Claim(cid, text, f"not evaluated: {why}", "—", None)
 
 
+def _main_finals(res: Results) -> pd.DataFrame:
+    """The final row of every main run (the preset's weight decay), every seed, every dataset."""
+    tables = [res.main_seeds(d) for d in res.plan.datasets]
+    tables = [t for t in tables if not t.empty]
+    return _final(pd.concat(tables)) if tables else pd.DataFrame()
+
+
 def c1_collapse(res: Results) -> Claim:
     text = "NRC1–3 → ≈ 0 with weight decay > 0 (Fig. 2)"
-    finals = {d: res.main(d).iloc[-1] for d in res.plan.datasets if not res.main(d).empty}
-    if not finals:
+    finals = _main_finals(res)
+    if finals.empty:
         return _missing("C1", text, "no finished main run")
 
     def worst(metric: str) -> tuple[float, str]:
-        """The largest final value of `metric` and its dataset (NRC3 is absent for n = 1)."""
-        values = {d: r[metric] for d, r in finals.items() if pd.notna(r[metric])}
-        if not values:
+        """The largest final value of `metric` over the main runs of every seed, and where
+        (NRC3 is absent for n = 1)."""
+        values = finals[finals[metric].notna()]
+        if values.empty:
             return 0.0, "n = 1 only"
-        name = max(values, key=values.__getitem__)
-        return values[name], name
+        row = values.loc[values[metric].idxmax()]
+        return float(row[metric]), f"{row.dataset}, seed {int(row.seed)}"
 
     (n1, d1), (n2, d2), (n3_max, d3) = worst("nrc1"), worst("nrc2"), worst("nrc3")
     return Claim(
@@ -79,13 +87,10 @@ def c1_collapse(res: Results) -> Claim:
 
 def c2_evr(res: Results) -> Claim:
     text = "the top n principal components carry the feature variance (Fig. 3)"
-    shares = []
-    for d in res.plan.datasets:
-        rows = res.main(d)
-        if rows.empty:
-            continue
-        last = rows.iloc[-1]
-        shares.append(sum(last[f"evr_{k}"] for k in range(1, int(last.n) + 1)))
+    finals = _main_finals(res)
+    shares = [
+        sum(last[f"evr_{k}"] for k in range(1, int(last.n) + 1)) for _, last in finals.iterrows()
+    ]
     if not shares:
         return _missing("C2", text, "no finished main run")
     return Claim(
@@ -95,18 +100,23 @@ def c2_evr(res: Results) -> Claim:
 
 def c3_unique_gamma(res: Results) -> Claim:
     text = "NRC3 of the final W has a unique optimal γ in [0, λmin] (Fig. 4)"
+    finals = _main_finals(res)
     counts = {}
-    for d in res.plan.datasets:
-        rows = res.main(d)
-        if not rows.empty and rows.n.iloc[0] >= 2:
-            _, values, best = nrc3_curve(rows.iloc[-1])
-            counts[d] = (count_local_minima(values), best)
+    eligible = finals[finals.n >= 2] if not finals.empty else finals
+    for _, row in eligible.iterrows():
+        _, values, best = nrc3_curve(row)
+        counts.setdefault(row.dataset, []).append((count_local_minima(values), best))
     if not counts:
         return _missing("C3", text, "no finished main run with n ≥ 2")
-    shown = ", ".join(f"{d}: {k} min at γ/λmin {b:.3f}" for d, (k, b) in counts.items())
-    return Claim(
-        "C3", text, shown, "exactly 1 local minimum", all(k == 1 for k, _ in counts.values())
+    shown = ", ".join(
+        f"{d}: {'/'.join(str(k) for k, _ in seeds)} min at γ/λmin "
+        f"{'/'.join(f'{b:.3f}' for _, b in seeds)}"
+        for d, seeds in counts.items()
     )
+    return Claim(
+        "C3", text, shown, "exactly 1 local minimum (every seed)",
+        all(k == 1 for seeds in counts.values() for k, _ in seeds),
+    )  # fmt: skip
 
 
 def c4_no_collapse_without_wd(res: Results) -> Claim:
@@ -142,6 +152,16 @@ def _ufm_final_in_regime(res: Results) -> pd.DataFrame:
     return final[(c > 0) & (c < final.lambda_min) & (final.n >= 2)].assign(c=c)
 
 
+def _outside_regime(res: Results) -> str:
+    """The datasets whose regularised UFM-style runs all lie outside 0 < c < λmin, said."""
+    if res.ufm.empty:
+        return ""
+    final = _final(res.ufm)
+    regularised = set(final[final.lambda_h * final.lambda_w > 0].dataset)
+    outside = sorted(regularised - set(_ufm_final_in_regime(res).dataset))
+    return f"; not in the regime (c ≥ λmin): {', '.join(outside)}" if outside else ""
+
+
 def c5_ufm_nrc3(res: Results) -> Claim:
     text = "with λ_H, λ_W penalties, NRC3 at γ = c = λ_W·λ_H → ≈ 0 (Figs. 6, 9)"
     final = _ufm_final_in_regime(res)
@@ -151,7 +171,8 @@ def c5_ufm_nrc3(res: Results) -> Claim:
     return Claim(
         "C5",
         text,
-        f"max NRC3 at γ = c: {worst.nrc3:.2e} ({worst.dataset}, λ = {worst.lambda_h:g})",
+        f"max NRC3 at γ = c: {worst.nrc3:.2e} ({worst.dataset}, λ = {worst.lambda_h:g}) over "
+        f"{', '.join(sorted(set(final.dataset)))}{_outside_regime(res)}",
         f"≤ {NRC3_MAX:g}",
         bool(final.nrc3.max() <= NRC3_MAX),
     )
@@ -187,7 +208,8 @@ def c7_white_residuals(res: Results) -> Claim:
     return Claim(
         "C7",
         text,
-        f"max |corr| {whiteness:.3f}; variance/c in [{min(ratio):.2f}, {max(ratio):.2f}]",
+        f"max |corr| {whiteness:.3f}; variance/c in [{min(ratio):.2f}, {max(ratio):.2f}] over "
+        f"{', '.join(sorted(set(final.dataset)))}{_outside_regime(res)}",
         f"|corr| ≤ {WHITENESS_MAX}; variance/c in [{lo}, {hi}]",
         bool(whiteness <= WHITENESS_MAX and lo <= min(ratio) and max(ratio) <= hi),
     )

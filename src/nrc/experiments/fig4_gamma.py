@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nrc.data import registry
 from nrc.experiments.analysis import PAPER_OPTIMUM, count_local_minima, nrc3_curve
 from nrc.experiments.common import Artifact, Context
 from nrc.io import atomic_write
@@ -21,10 +22,9 @@ def make(ctx: Context) -> Artifact:
         ratios, values, best = nrc3_curve(res.main(name).iloc[-1])
         ax.plot(ratios, values)
         ax.axvline(best, color="tab:red", ls="--", label=f"optimum γ/λmin = {best:.3f}")
-        if name in PAPER_OPTIMUM:
-            ax.axvline(
-                PAPER_OPTIMUM[name], color="grey", ls=":", label=f"paper: {PAPER_OPTIMUM[name]}"
-            )
+        paper = PAPER_OPTIMUM.get(registry.spec(name).paper)
+        if paper is not None:
+            ax.axvline(paper, color="grey", ls=":", label=f"paper: {paper}")
         ax.set_xlabel("γ / λmin")
         ax.set_ylabel("last-epoch NRC3")
         ax.set_title(name)
@@ -33,7 +33,7 @@ def make(ctx: Context) -> Artifact:
             {
                 "dataset": name,
                 "gamma_over_lambda_min": best,
-                "paper_gamma_over_lambda_min": PAPER_OPTIMUM.get(name),
+                "paper_gamma_over_lambda_min": paper,
                 "nrc3_at_optimum": float(np.nanmin(values)),
                 "local_minima": count_local_minima(values),
             }

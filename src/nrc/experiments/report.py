@@ -14,9 +14,11 @@ from nrc.experiments.claims import Claim
 from nrc.experiments.common import Artifact
 from nrc.io import atomic_write
 
+TABLE_ROWS_SHOWN = 60  # longer tables are linked as CSV only
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; display: block;
+        overflow-x: auto; max-width: 100%; }
 td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 .pass { background: #dff3df; } .fail { background: #f8d7d7; } .none { background: #eee; }
@@ -60,7 +62,7 @@ def _artifact(a: Artifact, root: Path) -> str:
             )
         else:
             parts.append(f"<p><a href='{rel}'>{rel}</a></p>")
-    if a.table is not None and len(a.table) <= 20:
+    if a.table is not None and len(a.table) <= TABLE_ROWS_SHOWN:
         parts.append(_table(a.table))
     return "\n".join(parts)
 

@@ -29,6 +29,7 @@ from nrc.experiments import (
     fig8_image_wd_sweep,
     fig10_norms,
     fig11_residuals,
+    paper_comparison,
     table1,
     ufm_phase,
 )
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 # the plan's datasets; a module runs when its study is one of the plan's ("any": always).
 MODULES: tuple[tuple[str, str, Callable[[Context], Artifact | None]], ...] = (
     ("table1", "any", table1.make),
+    ("paper", "paper", paper_comparison.make),
     ("fig2", "paper", fig2_prevalence.make),
     ("fig3", "paper", fig3_evr.make),
     ("fig4", "paper", fig4_gamma.make),

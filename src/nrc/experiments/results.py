@@ -44,6 +44,7 @@ class Results:
     status: pd.DataFrame
     phase: pd.DataFrame | None = None
     deep: pd.DataFrame = field(default_factory=pd.DataFrame)
+    explain: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def from_sweep(
@@ -59,6 +60,7 @@ class Results:
             _group(table, "fig10"),
             status.assign(group=group),
             deep=_group(table, "deep"),
+            explain=_group(table, "explain"),
         )
 
     def with_phase(self, phase: pd.DataFrame) -> Results:
@@ -75,6 +77,37 @@ class Results:
             & (self.wd.seed == self.plan.seeds[0])
         ]
         return rows.sort_values("epoch")
+
+    def main_seeds(self, dataset: str) -> pd.DataFrame:
+        """Rows of the main runs of ``dataset`` over every seed of its sweep, by run and epoch."""
+        if self.wd.empty:
+            return self.wd
+        rows = self.wd[
+            (self.wd.dataset == dataset)
+            & (self.wd.weight_decay == self.plan.main_weight_decay(dataset))
+        ]
+        return rows.sort_values(["run", "epoch"])
+
+    def explained(self, variant: str, dataset: str) -> pd.DataFrame:
+        """Rows of the ``explain/variant`` run of ``dataset``, by epoch (empty when absent)."""
+        if self.explain.empty:
+            return self.explain
+        rows = self.explain[
+            (self.explain.run.str.split("/").str[1] == variant) & (self.explain.dataset == dataset)
+        ]
+        return rows.sort_values("epoch")
+
+    def explained_targets(self, variant: str, dataset: str) -> np.ndarray | None:
+        """The training targets the ``explain/variant`` run of ``dataset`` stored (None when
+        that run did not start)."""
+        s = self.status
+        if s.empty:
+            return None
+        run = s[s.run.str.startswith(f"explain/{variant}/") & (s.dataset == dataset)]
+        store = RunStore(self.root / run.run.iloc[0]) if len(run) else None
+        if store is None or not (store.path / TARGETS).is_file():
+            return None
+        return store.read_arrays(TARGETS)["y_train"]
 
     def main_store(self, dataset: str) -> RunStore:
         """The run directory of the main run of ``dataset``, finished or not (the data it
@@ -122,6 +155,7 @@ class Results:
 
     def conventions(self) -> str:
         """The feature conventions of the gathered runs, described (normally a single one)."""
-        frames = [t for t in (self.wd, self.ufm, self.fig10, self.deep) if not t.empty]
+        tables = (self.wd, self.ufm, self.fig10, self.deep, self.explain)
+        frames = [t for t in tables if not t.empty]
         used = sorted({c for t in frames for c in t.convention.unique()})
         return "; ".join(f"{c}: {CONVENTION_TEXT.get(c, c)}" for c in used) or "no finished run"

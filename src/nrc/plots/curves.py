@@ -24,7 +24,8 @@ def metric_grid(
     labels: Mapping[str, str] | None = None,
 ) -> Figure:
     """Rows = metrics, columns = datasets; ``by`` picks the column whose values get one line
-    each (colour by value, consistent across figures). Metrics the paper plots on a log scale
+    each (colour by value, consistent across figures): the mean over the runs (seeds) with that
+    value, with their min–max band where there are several. Metrics the paper plots on a log scale
     (NRC, train MSE) are drawn on one. ``labels`` overrides the y-axis label of a metric."""
     fig, axes = subplots(len(metrics), len(datasets))
     legend_items: dict[float, object] = {}
@@ -37,10 +38,16 @@ def metric_grid(
             for value, curve in sorted(rows.groupby(by), key=lambda kv: kv[0]):
                 if metric not in curve or curve[metric].isna().all():
                     continue
-                curve = curve.groupby("epoch")[metric].mean()
+                seeds = curve.groupby("epoch")[metric].agg(["mean", "min", "max", "count"])
                 (line,) = ax.plot(
-                    curve.index, curve.to_numpy(dtype=float), color=reg_color(value), lw=1.3
+                    seeds.index, seeds["mean"].to_numpy(dtype=float), color=reg_color(value), lw=1.3
                 )
+                if seeds["count"].max() > 1:
+                    ax.fill_between(
+                        seeds.index, seeds["min"].to_numpy(dtype=float),
+                        seeds["max"].to_numpy(dtype=float), color=reg_color(value), alpha=0.2,
+                        lw=0,
+                    )  # fmt: skip
                 legend_items.setdefault(float(value), line)
             if metric in LOG_METRICS and np.any(rows.get(metric, pd.Series(dtype=float)) > 0):
                 ax.set_yscale("log")

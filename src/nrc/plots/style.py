@@ -30,27 +30,31 @@ METRIC_LABELS = {
 }
 
 # Colours are fixed by the value itself, so the same weight decay has the same colour in every
-# figure; 0 (no regularisation) is always black. Values are binned to thirds of a decade (the
-# 1-2-5 steps of the paper's grids), and the 16 bins from 1e-6 to 1e-1 get 16 distinct strong
-# colours (tab10 and Dark2 without their greys), so neighbouring grid values (5e-3, 1e-2) differ
-# in hue; two values share a colour only when 16 thirds (5.3 decades) apart.
+# figure; 0 (no regularisation) is always black. Values are binned to sixths of a decade, so the
+# 1-2-5 steps of the paper's grids and values between them (0.1, 0.13) get distinct bins, and
+# the bins take 16 distinct strong colours in turn (tab10 and Dark2 without their greys): two
+# values share a colour only when 16 bins (2.7 decades) apart, which no sweep of the plans has
+# (tests/plots/test_style.py).
 _PALETTE = tuple(
     [matplotlib.colormaps["tab10"](i) for i in range(10) if i != 7]
     + [matplotlib.colormaps["Dark2"](i) for i in range(8) if i != 7]
 )
-_FIRST_BIN = -18  # 1e-6
+BINS_PER_DECADE = 6
+_FIRST_BIN = -6 * BINS_PER_DECADE  # 1e-6
 
 
 def reg_color(value: float) -> tuple[float, float, float, float]:
     """The colour of a regularisation strength (weight decay or λ)."""
     if value == 0:
         return (0.0, 0.0, 0.0, 1.0)
-    return _PALETTE[(round(3 * math.log10(value)) - _FIRST_BIN) % len(_PALETTE)]
+    return _PALETTE[(round(BINS_PER_DECADE * math.log10(value)) - _FIRST_BIN) % len(_PALETTE)]
 
 
 def reg_label(name: str, value: float) -> str:
-    """Legend text such as 'WD = 1e-02' or 'WD = 0'."""
-    return f"{name} = 0" if value == 0 else f"{name} = {value:.0e}"
+    """Legend text such as 'WD = 1e-02', 'λ = 1.3e-01' or 'WD = 0' (two digits where needed)."""
+    if value == 0:
+        return f"{name} = 0"
+    return f"{name} = {value:.0e}" if float(f"{value:.0e}") == value else f"{name} = {value:.1e}"
 
 
 def subplots(rows: int, cols: int, width: float = 3.4, height: float = 2.7) -> tuple[Figure, list]:
