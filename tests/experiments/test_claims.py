@@ -153,3 +153,11 @@ def test_ufm_claims_name_the_datasets_outside_their_regime() -> None:
     for cid in ("C5", "C7"):
         assert result[cid].passed is True
         assert "over reacher; not in the regime (c ≥ λmin): swimmer" in result[cid].measured
+
+
+def test_a_test_moves_our_value_only_when_it_closes_a_tenth_of_the_gap() -> None:
+    from nrc.experiments.paper_comparison import closer
+
+    assert closer(1.0, {"a": 0.95, "b": 0.5}, 0.5) == "b"  # a closes 0.05/0.5 < 10 %
+    assert closer(1.0, {"a": 0.95}, 0.5) == "none"
+    assert closer(1.0, {"a": float("nan")}, 0.5) == "—"
