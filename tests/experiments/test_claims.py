@@ -158,6 +158,6 @@ def test_ufm_claims_name_the_datasets_outside_their_regime() -> None:
 def test_a_test_moves_our_value_only_when_it_closes_a_tenth_of_the_gap() -> None:
     from nrc.experiments.paper_comparison import closer
 
-    assert closer(1.0, {"a": 0.95, "b": 0.5}, 0.5) == "b"  # a closes 0.05/0.5 < 10 %
-    assert closer(1.0, {"a": 0.95}, 0.5) == "none"
+    assert closer(1.0, {"a": 0.97, "b": 0.5}, 0.5) == "b"  # a closes 0.03/0.5 < 10 %
+    assert closer(1.0, {"a": 0.97}, 0.5) == "none"
     assert closer(1.0, {"a": float("nan")}, 0.5) == "—"
