@@ -69,14 +69,8 @@ class Results:
 
     def main(self, dataset: str) -> pd.DataFrame:
         """Rows of the main run of ``dataset`` (preset weight decay, first seed), by epoch."""
-        if self.wd.empty:
-            return self.wd
-        rows = self.wd[
-            (self.wd.dataset == dataset)
-            & (self.wd.weight_decay == self.plan.main_weight_decay(dataset))
-            & (self.wd.seed == self.plan.seeds[0])
-        ]
-        return rows.sort_values("epoch")
+        rows = self.main_seeds(dataset)
+        return rows[rows.seed == self.plan.seeds[0]].sort_values("epoch") if len(rows) else rows
 
     def main_seeds(self, dataset: str) -> pd.DataFrame:
         """Rows of the main runs of ``dataset`` over every seed of its sweep, by run and epoch."""
