@@ -4,6 +4,7 @@ finished runs reused, unfinished resumed, failures recorded), the tables gathere
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from nrc.data import registry
@@ -15,14 +16,14 @@ from nrc.train.progress import Watched
 log = logging.getLogger(__name__)
 
 
-def prepare(plan: Plan) -> None:
-    """Generate and cache the frames of the rendered image sets that ``plan``'s runs read, before
-    the runs start, here rather than in several worker processes at once."""
+def prepare(runs: Sequence[tuple[str, TrainConfig]]) -> None:
+    """Generate and cache the frames of the rendered image sets that ``runs`` read, before the
+    runs start, here rather than in several worker processes at once."""
     from nrc.data.images.dataset import ensure_rendered
 
-    sizes = {(c.dataset, c.train_size, c.test_size) for _, c in points(plan)}
+    sizes = {(c.dataset, c.train_size, c.test_size) for _, c in runs}
     for name, train_size, test_size in sorted(sizes, key=str):
-        if name in plan.image_datasets:
+        if registry.spec(name).kind == "image":
             log.info("preparing %s (%s training, %s test frames)", name, train_size, test_size)
             ensure_rendered(name, train_size, test_size)
 
@@ -50,9 +51,9 @@ def execute(
     The progress shown is the whole job's: estimated work, ETA and the runs in flight
     (``nrc.train.progress.Watched``, docs/training.md "Progress")."""
     launcher = launcher or launcher_for(jobs, batched=batched, threads=threads)
-    if not isinstance(launcher, Serial):  # a serial launch renders on first load, here
-        prepare(plan)
     todo = sorted(points(plan), key=lambda p: _order(p[1]))
+    if not isinstance(launcher, Serial):  # a serial launch renders on first load, here
+        prepare(todo)
     log.info("%d runs (%s) with %d job(s)", len(todo), plan.preset, jobs)
     watched = Watched(launcher, desc=f"runs in {root}")
     result = run_points(todo, Path(root), launcher=watched, progress=False, tracker=tracker)

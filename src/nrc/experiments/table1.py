@@ -9,6 +9,7 @@ import pandas as pd
 from nrc.data import registry, table1_row
 from nrc.experiments.common import Artifact, Context
 from nrc.io import atomic_write
+from nrc.metrics.targets import target_covariance
 
 
 def trained_targets(y: np.ndarray, info: dict) -> np.ndarray:
@@ -27,7 +28,7 @@ def condition(y: np.ndarray) -> float:
     """λmax/λmin of the centred target covariance (NaN for n = 1): how anisotropic Σ is."""
     if y.shape[1] < 2:
         return float("nan")
-    eig = np.linalg.eigvalsh(np.cov(y, rowvar=False, bias=True))
+    eig = np.linalg.eigvalsh(target_covariance(y))
     return float(eig[-1] / eig[0])
 
 
