@@ -99,9 +99,11 @@ def ufm_optimum_gap(row: pd.Series, y: np.ndarray, data_term: str = "mean") -> d
     """How far a UFM-style run (``regularization="ufm"``, λ_W, λ_H > 0) is from its optimum.
 
     ``row`` is a final metrics row with its config's ``lambda_h``, ``lambda_w`` (a sweep table
-    row); ``y`` the training targets (M×n). ``data_term`` is the trainer's: "mean" = ½·MSE
-    averaged over the n targets (docs/training.md), whose optimum is problem (1)'s with λ's n
-    times larger (:func:`nrc.ufm.theory.mean_loss_lambdas`); "sum" = problem (1) itself.
+    row); ``y`` the training targets (M×n). ``data_term`` says which loss the run trained on:
+    "mean" = ½·MSE averaged over the n targets (the authors' code, and nrc's UFM-style runs made
+    before they moved to eq. 1; docs/training.md), whose optimum is problem (1)'s with λ's n
+    times larger (:func:`nrc.ufm.theory.mean_loss_lambdas`); "sum" = problem (1) itself, the
+    loss of nrc's UFM-style runs now (`nrc.train.loop.objective`).
 
     The run's objective is taken as data term + λ_W‖W‖²_F: by the rescaling W → αW, H → H/α,
     which the MLP's last layer realises, every stationary point has λ_H‖H‖²_F/M = λ_W‖W‖²_F
