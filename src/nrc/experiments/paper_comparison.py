@@ -100,6 +100,8 @@ def make(ctx: Context) -> Artifact:
         "paper",
         "Ours beside the paper's numbers",
         "Every number the paper gives for a dataset here, ours beside it (ratio = ours / paper). "
+        "γ/λmin: the optimal γ in [0, λmin] of the final W's NRC3 (centred Σ of the targets as "
+        "trained on, the paper's Fig. 4 protocol); Table 1: the raw training targets. "
         "ours_at_table2_wd, ours_sampled_actions: the main run again at Table 2's weight decay "
         "and on the expert's sampled actions (the `explain` runs); closer: the tests that close "
         "at least a tenth of the gap between our value and the paper's. A rendered image set is "
