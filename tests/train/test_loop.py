@@ -270,6 +270,27 @@ def test_lr_follows_multistep_schedule_of_torch(tiny: TrainConfig) -> None:
         scheduler.step()
 
 
+def test_warmup_follows_linear_then_multistep_schedule_of_torch(tiny: TrainConfig) -> None:
+    """With `warmup_epochs` W, lr_at(epoch) is torch's LinearLR (from 1/W over W epochs) chained
+    with MultiStepLR, both stepped once per epoch."""
+    cfg = dataclasses.replace(tiny, lr=0.5, warmup_epochs=4, milestones=(6,), lr_gamma=0.1)
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.ChainedScheduler(
+        [
+            torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.25, total_iters=3),
+            torch.optim.lr_scheduler.MultiStepLR(optimizer, [6], gamma=0.1),
+        ]
+    )
+    rates = []
+    for epoch in range(10):
+        assert lr_at(cfg, epoch) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-12)
+        rates.append(lr_at(cfg, epoch))
+        optimizer.step()
+        scheduler.step()
+    assert rates[:5] == pytest.approx([0.125, 0.25, 0.375, 0.5, 0.5])
+
+
 def test_momentum_and_schedule_reach_the_optimizer(
     tiny: TrainConfig, data: SimpleNamespace, tmp_path: Path
 ) -> None:

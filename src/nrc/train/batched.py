@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 # Config keys that may differ between the members of one stack: each becomes a per-model tensor.
 PER_MODEL_KEYS = (
-    "weight_decay", "lambda_h", "lambda_w", "lr", "momentum", "milestones", "lr_gamma", "seed",
+    "weight_decay", "lambda_h", "lambda_w", "lr", "momentum", "milestones", "lr_gamma",
+    "warmup_epochs", "seed",
 )  # fmt: skip
 # Keys the batched trainer does not implement (the single-run trainer handles them).
 UNSTACKED = {"model": "mlp", "layers": "last", "snapshots": "none", "recalibrate_bn": False}

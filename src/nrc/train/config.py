@@ -37,8 +37,10 @@ class TrainConfig:
     ImageNet stem unless `small_input`, weights from a torchvision file `pretrained`).
     `activation` is the one on the features h (for a ResNet: after the last residual block).
     Optimiser: SGD with `momentum`; the learning rate is multiplied by `lr_gamma` at each epoch
-    of `milestones` (MultiStepLR, Table 3). Data: `target_scaling` is fitted on the training
-    targets and applied to both splits (the paper min–max scales CARLA's, App. A.2);
+    of `milestones` (MultiStepLR, Table 3), after rising linearly over the first `warmup_epochs`
+    epochs (lr·(e+1)/warmup_epochs in epoch e; docs/images.md, "The quick preset").
+    Data: `target_scaling` is fitted on the training targets and applied to both splits (the
+    paper min–max scales CARLA's, App. A.2);
     `image_size` resizes images (antialiased), `image_normalization` "imagenet" standardises
     pixels with ImageNet's channel statistics (for pretrained backbones), "unit" keeps [0, 1].
     `expert_actions` picks the targets of a shipped MuJoCo set, "deterministic" or "sampled"
@@ -80,6 +82,7 @@ class TrainConfig:
     momentum: float = 0.0
     milestones: tuple[int, ...] = ()
     lr_gamma: float = 0.1
+    warmup_epochs: int = 0
     batch_size: int = 256
     epochs: int = 1_500_000
     seed: int = 0
@@ -196,6 +199,12 @@ def validate(config: TrainConfig) -> TrainConfig:
             "config keys 'small_input'/'pretrained' apply to a ResNet; 'model' is 'mlp'"
         )
     _check_milestones(config.milestones, config.epochs)
+    _check_int("warmup_epochs", config.warmup_epochs, 0)
+    if config.warmup_epochs > config.epochs:
+        raise ValueError(
+            f"config key 'warmup_epochs' must be at most 'epochs' ({config.epochs}), "
+            f"got {config.warmup_epochs}"
+        )
     _check_choice("dtype", config.dtype, DTYPES)
     _check_choice("snapshots", config.snapshots, SNAPSHOTS)
     _check_layers(config.layers)

@@ -52,12 +52,15 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.SGD:
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
-    """Learning rate of the epoch after `epoch` completed ones: lr·lr_gamma^(milestones passed).
+    """Learning rate of the epoch after `epoch` completed ones: lr·lr_gamma^(milestones passed),
+    times (epoch + 1)/warmup_epochs while epoch < warmup_epochs.
 
-    The same as torch's MultiStepLR stepped once per epoch (Table 3), as a pure function of the
-    epoch so that a resumed run needs no scheduler state.
+    The same as torch's LinearLR (from 1/warmup_epochs) chained with MultiStepLR, both stepped
+    once per epoch (Table 3), as a pure function of the epoch so that a resumed run needs no
+    scheduler state.
     """
-    return config.lr * config.lr_gamma ** sum(epoch >= m for m in config.milestones)
+    warmup = min(1.0, (epoch + 1) / config.warmup_epochs) if config.warmup_epochs else 1.0
+    return warmup * config.lr * config.lr_gamma ** sum(epoch >= m for m in config.milestones)
 
 
 def objective(
