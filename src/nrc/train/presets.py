@@ -93,14 +93,14 @@ QUICK_IMAGE_COMMON: dict[str, Any] = {
     "batch_size": 128,
     "epochs": 75,
     "weight_decay": 5e-2,
-    "eval_every": 3,
+    "eval_every": 5,
     "checkpoint_every": 15,
     "eval_batch_size": 500,
 }
 QUICK_IMAGE: dict[str, dict[str, Any]] = {
     "reacher-fingertip": {},
     "hopper-height": {"lr": 1e-2, "weight_decay": 1e-1},
-    "reacher-arm": {},
+    "reacher-arm": {"lr": 4e-2, "weight_decay": 3e-2, "warmup_epochs": 5, "epochs": 60},
     "carla-2d": {},
     "carla-1d": {"lr": 1e-2, "weight_decay": 1e-1},
     "utkface": {"lr": 1e-2, "weight_decay": 1e-1},
