@@ -101,6 +101,27 @@ def test_constructed_tables_that_fail() -> None:
     assert "not monotone: reacher ‖h‖" in result["C6"].measured
 
 
+@pytest.mark.parametrize("good", [True, False])
+def test_headroom_is_one_at_the_threshold_and_agrees_with_the_verdict(good: bool) -> None:
+    """Every numeric claim passes exactly when its headroom is ≤ 1; the constructed values give
+    the headroom by hand (C1: NRC3 0.3 of 0.05; C8: a gap 1e3× the threshold)."""
+    phase = pd.DataFrame({"loss_gap": [1e-9, -3e-8] if good else [1e-3]})
+    result = {c.id: c for c in claims.evaluate(_results(good).with_phase(phase))}
+    numeric = {cid: c for cid, c in result.items() if c.headroom is not None}
+    assert set(numeric) == {"C1", "C2", "C4", "C5", "C7", "C8"}
+    assert all(c.passed == (c.headroom <= 1) for c in numeric.values()), numeric
+    assert result["C3"].headroom is None and result["C6"].headroom is None
+    if good:
+        assert result["C8"].headroom == pytest.approx(3e-8 / claims.SOLVER_GAP_MAX)
+        assert result["C1"].headroom == pytest.approx(1e-4 / claims.NRC3_MAX)
+        assert result["C7"].headroom == pytest.approx(0.02 / claims.WHITENESS_MAX)
+    else:
+        assert result["C8"].headroom == pytest.approx(1e-3 / claims.SOLVER_GAP_MAX)
+        assert result["C1"].headroom == pytest.approx(0.5 / claims.NRC12_MAX)
+        variance = np.log(30) / np.log(2)  # variance/c = 30 in the band [1/2, 2]
+        assert result["C7"].headroom == pytest.approx(max(0.5 / claims.WHITENESS_MAX, variance))
+
+
 def test_missing_runs_are_not_evaluated_rather_than_passed() -> None:
     empty = Results(plan_for("quick", ("reacher",)), Path("."), *[pd.DataFrame()] * 4)
     result = claims.evaluate(empty)

@@ -2,6 +2,9 @@
 
 Every check reads only gathered metric tables, so it can be tested on constructed tables that
 pass and that fail. A claim whose runs are missing is reported as not evaluated (passed = None).
+A claim with a numeric threshold also says its headroom: how far its deciding value has gone
+towards the threshold (1 at the threshold, above 1 failing). A preset passes with margin at a
+headroom of at most MARGIN (docs/training.md, "Claims and their margin").
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ SOLVER_GAP_MAX = 1e-6  # C8: relative loss gap of the UFM solver to the closed f
 DEEP_LAST_K = 2  # D1: the last k layers (the penultimate one included)
 NOISE_MAX = 1e-2  # D1: noise fraction of those layers at the preset's weight decay
 RANK_TOLERANCE = 0.5  # D2: |stable rank of the collapsed features − r|
+MARGIN = 0.5  # a claim passes with margin when its deciding value is at most half its threshold
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,16 @@ class Claim:
     measured: str
     threshold: str
     passed: bool | None
+    headroom: float | None = None  # deciding value / threshold (see the module docstring)
+
+
+def _log_band_headroom(value: float, band: tuple[float, float]) -> float:
+    """Headroom of `value` in a band [lo, hi] symmetric in log scale (lo·hi = 1): |log value| /
+    log hi, 1 at either edge."""
+    lo, hi = band
+    if not np.isclose(lo * hi, 1.0):
+        raise ValueError(f"band {band} is not symmetric in log scale")
+    return float(abs(np.log(value)) / np.log(hi))
 
 
 def _final(table: pd.DataFrame) -> pd.DataFrame:
@@ -82,6 +96,7 @@ def c1_collapse(res: Results) -> Claim:
         f"max over datasets: NRC1 {n1:.2e} ({d1}), NRC2 {n2:.2e} ({d2}), NRC3 {n3_max:.2e} ({d3})",
         f"NRC1, NRC2 ≤ {NRC12_MAX:g}; NRC3 ≤ {NRC3_MAX:g}",
         bool(n1 <= NRC12_MAX and n2 <= NRC12_MAX and n3_max <= NRC3_MAX),
+        max(n1 / NRC12_MAX, n2 / NRC12_MAX, n3_max / NRC3_MAX),
     )
 
 
@@ -94,8 +109,9 @@ def c2_evr(res: Results) -> Claim:
     if not shares:
         return _missing("C2", text, "no finished main run")
     return Claim(
-        "C2", text, f"min top-n EVR {min(shares):.4f}", f"≥ {EVR_MIN}", bool(min(shares) >= EVR_MIN)
-    )
+        "C2", text, f"min top-n EVR {min(shares):.4f}", f"≥ {EVR_MIN}",
+        bool(min(shares) >= EVR_MIN), (1 - min(shares)) / (1 - EVR_MIN),
+    )  # fmt: skip
 
 
 def c3_unique_gamma(res: Results) -> Claim:
@@ -140,6 +156,7 @@ def c4_no_collapse_without_wd(res: Results) -> Claim:
         f"NRC1(WD=0)/NRC1(WD>0): {shown}",
         f"≥ {WD0_RATIO_MIN:g}×",
         all(r >= WD0_RATIO_MIN for r in ratios.values()),
+        WD0_RATIO_MIN / min(ratios.values()),
     )
 
 
@@ -175,6 +192,7 @@ def c5_ufm_nrc3(res: Results) -> Claim:
         f"{', '.join(sorted(set(final.dataset)))}{_outside_regime(res)}",
         f"≤ {NRC3_MAX:g}",
         bool(final.nrc3.max() <= NRC3_MAX),
+        float(final.nrc3.max()) / NRC3_MAX,
     )
 
 
@@ -212,6 +230,7 @@ def c7_white_residuals(res: Results) -> Claim:
         f"{', '.join(sorted(set(final.dataset)))}{_outside_regime(res)}",
         f"|corr| ≤ {WHITENESS_MAX}; variance/c in [{lo}, {hi}]",
         bool(whiteness <= WHITENESS_MAX and lo <= min(ratio) and max(ratio) <= hi),
+        max(whiteness / WHITENESS_MAX, *(_log_band_headroom(r, VARIANCE_RATIO) for r in ratio)),
     )
 
 
@@ -227,6 +246,7 @@ def c8_solver(res: Results) -> Claim:
         f"max relative loss gap {gap:.1e} over {len(phase)} values of c",
         f"≤ {SOLVER_GAP_MAX:g}",
         bool(gap <= SOLVER_GAP_MAX),
+        gap / SOLVER_GAP_MAX,
     )
 
 
@@ -235,7 +255,7 @@ def d1_deep_collapse(res: Results) -> Claim:
     finals = res.deep_runs("wd")
     if finals.empty:
         return _missing("D1", text, "no deep-study runs")
-    shown, ok = [], True
+    shown, ok, headroom = [], True, 0.0
     for dataset, runs in finals.groupby("dataset", sort=False):
         main = runs[runs.weight_decay == res.plan.main_weight_decay(dataset)]
         zero = runs[runs.weight_decay == 0]
@@ -246,6 +266,7 @@ def d1_deep_collapse(res: Results) -> Claim:
         worst = float(last.noise_fraction.max())
         ratio = float((free.noise_fraction.to_numpy() / last.noise_fraction.to_numpy()).min())
         ok &= worst <= NOISE_MAX and ratio >= WD0_RATIO_MIN
+        headroom = max(headroom, worst / NOISE_MAX, WD0_RATIO_MIN / ratio)
         shown.append(f"{dataset}: max {worst:.2e}, WD=0 / WD>0 ≥ {ratio:.3g}×")
     if not shown:
         return _missing("D1", text, "WD = 0 or main deep runs missing")
@@ -256,6 +277,7 @@ def d1_deep_collapse(res: Results) -> Claim:
         f"≤ {NOISE_MAX:g} at the preset's WD and ≥ {WD0_RATIO_MIN:g}× higher at WD = 0 "
         f"(last {DEEP_LAST_K} layers)",
         ok,
+        headroom,
     )
 
 
@@ -271,7 +293,7 @@ def d2_low_rank(res: Results) -> Claim:
     )
     return Claim(
         "D2", text, f"stable rank: {shown}", f"within ±{RANK_TOLERANCE} of r",
-        bool(gaps.max() <= RANK_TOLERANCE),
+        bool(gaps.max() <= RANK_TOLERANCE), float(gaps.max()) / RANK_TOLERANCE,
     )  # fmt: skip
 
 
@@ -312,7 +334,7 @@ def d4_test_error(res: Results) -> Claim:
     shown = ", ".join(f"{d}: {r:.3g}×" for d, r in ratios.items())
     return Claim(
         "D4", text, f"test MSE(WD>0) / test MSE(WD=0): {shown}", "≥ 1×",
-        all(r >= 1.0 for r in ratios.values()),
+        all(r >= 1.0 for r in ratios.values()), 1.0 / min(ratios.values()),
     )  # fmt: skip
 
 

@@ -39,13 +39,15 @@ def _claims(claims: list[Claim]) -> str:
         cls, verdict = {True: ("pass", "PASS"), False: ("fail", "FAIL")}.get(
             c.passed, ("none", "not evaluated")
         )
-        cells = (c.id, c.claim, c.measured, c.threshold, verdict)
+        headroom = "—" if c.headroom is None else f"{c.headroom:.2g}"
+        cells = (c.id, c.claim, c.measured, c.threshold, verdict, headroom)
         rows.append(
             f"<tr class='{cls}'>"
             + "".join(f"<td>{html.escape(str(v))}</td>" for v in cells)
             + "</tr>"
         )
-    head = "".join(f"<th>{h}</th>" for h in ("id", "claim", "measured", "threshold", "verdict"))
+    names = ("id", "claim", "measured", "threshold", "verdict", "headroom")
+    head = "".join(f"<th>{h}</th>" for h in names)
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
