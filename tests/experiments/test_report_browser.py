@@ -92,9 +92,18 @@ def test_the_report_renders_in_a_browser(
     assert [url for url in links if _inside(url, out) is None] == [], "links leaving the report"
     assert made - {_inside(url, out) for url in links} == set(), "artifacts not linked"
 
-    rows = browser.find_elements(By.XPATH, "//h2[.='Claims']/following-sibling::table[1]//tr[td]")
-    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    table = "//h2[.='Claims']/following-sibling::table[1]"
+    names = [th.text for th in browser.find_elements(By.XPATH, f"{table}//th")]
+    rows = browser.find_elements(By.XPATH, f"{table}//tr[td]")
+    cells = [
+        dict(zip(names, (td.text for td in row.find_elements(By.TAG_NAME, "td")), strict=True))
+        for row in rows
+    ]
     claims = pd.read_csv(out / "claims.csv")
-    assert [c[0] for c in cells] == list(claims.id)
+    assert [c["id"] for c in cells] == list(claims.id)
     verdicts = {True: "PASS", False: "FAIL"}
-    assert [c[-1] for c in cells] == [verdicts.get(p, "not evaluated") for p in claims.passed]
+    assert [c["verdict"] for c in cells] == [
+        verdicts.get(p, "not evaluated") for p in claims.passed
+    ]
+    shown = [f"{h:.2g}" if pd.notna(h) else "—" for h in claims.headroom]
+    assert [c["headroom"] for c in cells] == shown
