@@ -104,7 +104,7 @@ def test_constructed_tables_that_fail() -> None:
 @pytest.mark.parametrize("good", [True, False])
 def test_headroom_is_one_at_the_threshold_and_agrees_with_the_verdict(good: bool) -> None:
     """Every numeric claim passes exactly when its headroom is ≤ 1; the constructed values give
-    the headroom by hand (C1: NRC3 0.3 of 0.05; C8: a gap 1e3× the threshold)."""
+    the headroom by hand (failing C1: NRC2 0.5 of 1e-2; C8: a gap 1e3× the threshold)."""
     phase = pd.DataFrame({"loss_gap": [1e-9, -3e-8] if good else [1e-3]})
     result = {c.id: c for c in claims.evaluate(_results(good).with_phase(phase))}
     numeric = {cid: c for cid, c in result.items() if c.headroom is not None}

@@ -4,7 +4,7 @@ Every check reads only gathered metric tables, so it can be tested on constructe
 pass and that fail. A claim whose runs are missing is reported as not evaluated (passed = None).
 A claim with a numeric threshold also says its headroom: how far its deciding value has gone
 towards the threshold (1 at the threshold, above 1 failing). A preset passes with margin at a
-headroom of at most MARGIN (docs/training.md, "Claims and their margin").
+headroom of at most 0.5 (docs/training.md, "Claims and their margin").
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ SOLVER_GAP_MAX = 1e-6  # C8: relative loss gap of the UFM solver to the closed f
 DEEP_LAST_K = 2  # D1: the last k layers (the penultimate one included)
 NOISE_MAX = 1e-2  # D1: noise fraction of those layers at the preset's weight decay
 RANK_TOLERANCE = 0.5  # D2: |stable rank of the collapsed features − r|
-MARGIN = 0.5  # a claim passes with margin when its deciding value is at most half its threshold
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,10 @@ class Claim:
 
 
 def _log_band_headroom(value: float, band: tuple[float, float]) -> float:
-    """Headroom of `value` in a band [lo, hi] symmetric in log scale (lo·hi = 1): |log value| /
-    log hi, 1 at either edge."""
-    lo, hi = band
-    if not np.isclose(lo * hi, 1.0):
-        raise ValueError(f"band {band} is not symmetric in log scale")
-    return float(abs(np.log(value)) / np.log(hi))
+    """Headroom of `value` in a band [lo, hi]: its distance from the band's centre in log scale
+    over the half-width (|log value|/log 2 for [1/2, 2]), 1 at either edge."""
+    lo, hi = np.log(band)
+    return float(abs(np.log(value) - (lo + hi) / 2) / ((hi - lo) / 2))
 
 
 def _final(table: pd.DataFrame) -> pd.DataFrame:
