@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
@@ -62,6 +63,15 @@ def test_exported_actor_acts_like_the_sb3_model(tmp_path, env: str, algorithm: s
     expected, _ = model.predict(normed, deterministic=True)
     got = np.stack([exported.act(o) for o in obs])
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_training_leaves_no_sb3_log_folder_in_the_temp_dir(tmp_path, monkeypatch) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    train_expert("hopper", tmp_path / "run", 10, 0, 64, 1, algorithm="ppo", hyperparameters=SMALL)
+    assert not list(scratch.glob("SB3-*"))
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path) -> None:

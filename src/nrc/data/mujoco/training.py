@@ -20,6 +20,7 @@ from sb3_contrib import ARS
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecNormalize
 
 from nrc.data.mujoco.envs import library_versions, make_env, task
@@ -239,6 +240,9 @@ def train_expert(
             "best": None,
             "versions": library_versions(),
         }
+    # A logger with no outputs: without one, every `learn` call creates an empty
+    # <tempdir>/SB3-<time> folder (SB3's `configure`); progress is logged by `checkpoint`.
+    model.set_logger(Logger(folder=None, output_formats=[]))
     # Learn in chunks and checkpoint between them: inside ARS's update the network holds
     # perturbed candidate weights, so a mid-update callback would save the wrong policy.
     while model.num_timesteps < total_steps:
