@@ -7,7 +7,8 @@ Data shaped like Reacher (1,000 × 11 inputs, n = 2), 3×256 MLP, batch 256 (4 s
 the last one of 232 rows), SGD with a different weight decay and seed per model, no evaluation.
 CPU rows: one thread, timed in CPU seconds of this process (the 2 cores are shared), alternating
 rounds, best kept; "separate" is the trainer's own `Loop` run once per model, one after the
-other, which is what each of K separate single-thread processes does per model-step. CUDA rows
+other, which is what each of K separate single-thread processes does per model-step; the stack
+is timed in its default chunks of `CPU_CHUNK` models and as one chunk of K (CUDA's form). CUDA rows
 (when a GPU is present): wall time after a warm-up epoch (the graph capture), against one eager
 `Loop` on the same GPU. Ratio = stacked model-steps/s ÷ separate model-steps/s.
 """
@@ -23,7 +24,7 @@ from types import SimpleNamespace
 import torch
 
 from nrc.train import Loop, RunStore, TrainConfig, build_model
-from nrc.train.batched import Member, Stack
+from nrc.train.batched import CPU_CHUNK, Member, Stack
 from nrc.train.setup import Tensors, check_tensors
 
 M, D_IN, N_OUT = 1000, 11, 2
@@ -56,14 +57,15 @@ def _clock(device: str) -> Callable[[], float]:
     return wall
 
 
-def stacked(k: int, epochs: int, data: Tensors, device: str) -> float:
-    """Seconds for `epochs` epochs of a K stack (one warm-up epoch first, not timed)."""
+def stacked(k: int, epochs: int, data: Tensors, device: str, chunk: int | None = None) -> float:
+    """Seconds for `epochs` epochs of a K stack stepped `chunk` models at a time (default: the
+    stack's own choice), one warm-up epoch first, not timed."""
     shape = (D_IN,)
     members = [
         Member(f"m{i}", RunStore("unused"), c, build_model(c, shape, N_OUT).to(device), data)
         for i, c in enumerate(configs(k, epochs + 1))
     ]
-    stack = Stack(members, data.x_train, data.y_train)
+    stack = Stack(members, data.x_train, data.y_train, chunk=chunk)
     stack.run_epoch(0)
     clock = _clock(device)
     start = clock()
@@ -89,18 +91,27 @@ def table(device: str, ks: list[int], epochs: int, repeats: int) -> None:
     separate(1, 1, data, device)  # warm-up: the first optimizer step imports torch._dynamo
     steps = epochs * -(-M // 256)
     print(f"\n{device}: {steps} steps per model, model-steps/s (ratio = stacked / separate)")
-    print("|   K | stacked | separate | ratio |")
-    print("|-----|---------|----------|-------|")
+    cpu = device == "cpu"
+    head = (
+        ["  K", f"stacked (chunks of {CPU_CHUNK})", "one chunk of K"] if cpu else ["  K", "stacked"]
+    )
+    head += ["separate", "ratio"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("-" * (len(h) + 2) for h in head) + "|")
     one_eager = None
     for k in ks:
-        best_stack, best_sep = float("inf"), float("inf")
+        best_stack, best_whole, best_sep = float("inf"), float("inf"), float("inf")
         for _ in range(repeats):
             best_stack = min(best_stack, stacked(k, epochs, data, device))
-            sep_k = 1 if device == "cuda" else k  # on CUDA: one eager model is the baseline
+            if cpu:
+                best_whole = min(best_whole, stacked(k, epochs, data, device, chunk=k))
+            sep_k = k if cpu else 1  # on CUDA: one eager model is the baseline
             best_sep = min(best_sep, separate(sep_k, epochs, data, device) / sep_k * k)
         rate_stack, rate_sep = k * steps / best_stack, k * steps / best_sep
         one_eager = one_eager or rate_sep / k
-        print(f"| {k:>3} | {rate_stack:>7.0f} | {rate_sep:>8.0f} | {rate_stack / rate_sep:>5.2f} |")
+        cells = [f"{k}", f"{rate_stack:.0f}"] + ([f"{k * steps / best_whole:.0f}"] if cpu else [])
+        cells += [f"{rate_sep:.0f}", f"{rate_stack / rate_sep:.2f}"]
+        print("| " + " | ".join(c.rjust(len(h)) for c, h in zip(cells, head, strict=True)) + " |")
     if device == "cuda" and one_eager:
         print(f"(CUDA separate = K × one eager model on this GPU, {one_eager:.0f} steps/s)")
 

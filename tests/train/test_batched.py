@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nrc.train import RunSpec, TrainConfig, build_model, is_complete, load_run, run, sweep
+from nrc.train import RunSpec, TrainConfig, batched, build_model, is_complete, load_run, run, sweep
 from nrc.train import store as store_module
 from nrc.train.batched import Member, check_group, train_stack
 from nrc.train.launch import Batched
@@ -75,10 +75,12 @@ def tiny64(tiny: TrainConfig) -> TrainConfig:
     return dataclasses.replace(tiny, dtype="float64", epochs=200, eval_every=10)
 
 
+@pytest.mark.parametrize("chunk", [4, 3], ids=["one-chunk", "chunks-of-3-and-1"])
 def test_each_member_of_a_float64_stack_matches_its_separate_run(
-    tiny64: TrainConfig, tmp_path: Path
+    tiny64: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     torch.set_num_threads(1)
+    monkeypatch.setattr(batched, "CPU_CHUNK", chunk)
     configs = _members(
         tiny64,
         [
@@ -109,9 +111,10 @@ def test_each_member_of_a_float64_stack_matches_its_separate_run(
     ids=["ufm", "momentum-milestones"],
 )  # fmt: skip
 def test_ufm_penalties_momentum_and_schedules_are_per_member(
-    tiny64: TrainConfig, tmp_path: Path, values: list[dict]
+    tiny64: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, values: list[dict]
 ) -> None:
     torch.set_num_threads(1)
+    monkeypatch.setattr(batched, "CPU_CHUNK", 2)  # chunks of 2 and 1 for three members
     configs = _members(dataclasses.replace(tiny64, epochs=100), values)
     _check_against_separate(configs, make_data(m=100), tmp_path, F64_RTOL, F64_ATOL)
 

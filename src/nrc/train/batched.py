@@ -16,7 +16,9 @@ that `nrc train --resume` can continue alone.
 On CUDA the whole epoch (forward, loss, backward and update of every step, the last smaller
 batch included: each step has its own static shape) is captured once in a CUDA graph and
 replayed; the permutations are drawn on the host from the members' generators and copied into
-the graph's static index buffer before each replay. On CPU the same epoch runs eagerly.
+the graph's static index buffer before each replay. On CPU the same epoch runs eagerly, each
+step in chunks of `CPU_CHUNK` models whose activations stay in cache (docs/benchmarks.md,
+"Batched training").
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ PER_MODEL_KEYS = (
 )  # fmt: skip
 # Keys the batched trainer does not implement (the single-run trainer handles them).
 UNSTACKED = {"model": "mlp", "layers": "last", "snapshots": "none", "recalibrate_bn": False}
+# Models per chunk of a CPU step, measured in docs/benchmarks.md ("Batched training"); on CUDA the
+# whole stack is one chunk.
+CPU_CHUNK = 4
 
 Status = dict[str, Any]
 
@@ -144,13 +149,25 @@ class Stack:
     """The parameters of K MLP members stacked along a leading model axis, and their SGD step.
 
     Construction copies each member's weights into the stack and makes the member's parameters
-    views of its slice; momentum buffers are taken from the members' optimizer states.
+    views of its slice; momentum buffers are taken from the members' optimizer states. A step
+    runs `chunk` models at a time (default: `CPU_CHUNK` on CPU, all of them on CUDA); each model's
+    arithmetic is the same for every chunk size.
     """
 
-    def __init__(self, members: Sequence[Member], x: torch.Tensor, y: torch.Tensor) -> None:
+    def __init__(
+        self,
+        members: Sequence[Member],
+        x: torch.Tensor,
+        y: torch.Tensor,
+        chunk: int | None = None,
+    ) -> None:
         self.members = list(members)
         cfg = self.members[0].config
         self.config, self.x, self.y = cfg, x, y
+        if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
+            raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+        whole = len(self.members) if x.device.type == "cuda" else CPU_CHUNK
+        self.chunk = chunk if chunk is not None else whole
         self.acts = [nn.ReLU()] * (cfg.depth - 1) + [activation_module(cfg.activation)]
         layers = [_linears(m.model) for m in self.members]
         self.params: list[torch.Tensor] = []
@@ -195,39 +212,46 @@ class Stack:
         for own, buf in zip(member.model.parameters(), self.buffers, strict=True):
             member.optimizer.state[own]["momentum_buffer"] = buf[member.index].clone()
 
-    def forward(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features h (K×B×width) and predictions (K×B×n) of every member for batches K×B×D."""
+    def forward(
+        self, xb: torch.Tensor, params: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features h (k×B×width) and predictions (k×B×n) for batches k×B×D of the k members
+        whose stacked parameters are `params` (slices of `self.params`)."""
         h = xb
         for j, act in enumerate(self.acts):
-            h = act(torch.baddbmm(self.params[2 * j + 1].unsqueeze(1), h, self.params[2 * j].mT))
-        w, b = self.params[-2], self.params[-1]
-        return h, torch.baddbmm(b.unsqueeze(1), h, w.mT)
+            h = act(torch.baddbmm(params[2 * j + 1].unsqueeze(1), h, params[2 * j].mT))
+        return h, torch.baddbmm(params[-1].unsqueeze(1), h, params[-2].mT)
 
-    def losses(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        """Each member's objective on its batch (`nrc.train.loop.loss_fn` per model, paper eq. 1,
-        §5.3): (1/2)·MSE; in "ufm" mode ‖WH + b − Y‖²_F/(2B) + (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F."""
-        h, pred = self.forward(xb)
+    def losses(
+        self, xb: torch.Tensor, yb: torch.Tensor, rows: slice, params: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        """The objective of each member `rows` (parameters `params`) on its batch
+        (`nrc.train.loop.loss_fn` per model, paper eq. 1, §5.3): (1/2)·MSE; in "ufm" mode
+        ‖WH + b − Y‖²_F/(2B) + (λ_H/2)·‖H‖²_F/B + (λ_W/2)·‖W‖²_F."""
+        h, pred = self.forward(xb, params)
         if self.config.regularization != "ufm":
             return 0.5 * (pred - yb).pow(2).mean(dim=(1, 2))
-        lam_h, lam_w = self.lambda_h.reshape(-1), self.lambda_w.reshape(-1)
+        lam_h, lam_w = self.lambda_h[rows].reshape(-1), self.lambda_w[rows].reshape(-1)
         loss = 0.5 * (pred - yb).pow(2).sum(dim=(1, 2)) / xb.shape[1]
         loss = loss + 0.5 * lam_h * h.pow(2).sum(dim=(1, 2)) / xb.shape[1]
-        return loss + 0.5 * lam_w * self.params[-2].pow(2).sum(dim=(1, 2))
+        return loss + 0.5 * lam_w * params[-2].pow(2).sum(dim=(1, 2))
 
     def _step(self, idx: torch.Tensor) -> None:
-        """One SGD step of every member on the rows `idx` (K×B), as torch's SGD does it:
-        d = g + wd·p; with momentum buf = m·buf + d, d = buf; p −= lr·d."""
-        losses = self.losses(self.x[idx], self.y[idx])
-        grads = torch.autograd.grad(losses.sum(), self.params)
-        with torch.no_grad():
-            for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-                d = torch.addcmul(g, self.wd[i], p)
-                buf = self.buffers[i]
-                if buf is not None:
-                    buf.mul_(self.mom[i]).add_(d)
-                    d = buf
-                p.addcmul_(self.neg_lr[i], d)
-            self.last_loss.copy_(losses)
+        """One SGD step of every member on the rows `idx` (K×B), `self.chunk` members at a time,
+        as torch's SGD does it: d = g + wd·p; with momentum buf = m·buf + d, d = buf; p −= lr·d."""
+        for start in range(0, len(self.members), self.chunk):
+            rows = slice(start, start + self.chunk)
+            params = [p[rows] for p in self.params]
+            losses = self.losses(self.x[idx[rows]], self.y[idx[rows]], rows, params)
+            grads = torch.autograd.grad(losses.sum(), params)
+            with torch.no_grad():
+                for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                    d = torch.addcmul(g, self.wd[i][rows], p)
+                    buf = self.buffers[i]
+                    if buf is not None:
+                        d = buf[rows].mul_(self.mom[i][rows]).add_(d)
+                    p.addcmul_(self.neg_lr[i][rows], d)
+                self.last_loss[rows].copy_(losses)
 
     def _epoch_body(self) -> None:
         """Every step of one epoch over the permutations in `self.perm`."""
