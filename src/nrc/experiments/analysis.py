@@ -1,5 +1,6 @@
-"""Analyses of stored results shared by figures and claims: NRC3 as a function of γ for the
-final W (paper App. A.3, Fig. 4) and counting its local minima (claim C3); the deep study's
+"""Analyses of stored results shared by figures and claims: the end of each run's NRC curves
+(Fig. 2, claim C1's margin); NRC3 as a function of γ for the final W (paper App. A.3, Fig. 4)
+and counting its local minima (claim C3); the deep study's
 final layers, geometry across weight decay and low-rank tables (claims D1–D4); the gap of a
 UFM-style run to its objective's closed-form optimum (Theorem 4.1, App. B; claims C5–C7)."""
 
@@ -17,6 +18,29 @@ from nrc.ufm.theory import mean_loss_lambdas, optimal_loss, optimal_wwt
 # The paper's optimal γ/λmin of Fig. 4.
 PAPER_OPTIMUM = {"reacher": 0.749, "swimmer": 0.691, "hopper": 0.011, "carla-2d": 0.149}
 GRID_POINTS = 400
+TAIL = 0.25  # the share of a run's epochs that `curve_ends` calls its end
+
+
+def curve_ends(
+    rows: pd.DataFrame, metrics: tuple[str, ...] = ("nrc1", "nrc2", "nrc3")
+) -> pd.DataFrame:
+    """Per run of ``rows`` (metrics rows with run, dataset, seed, epoch): each metric's final
+    value and its min and max over the evaluations of the last `TAIL` of the run's epochs
+    (epoch ≥ (1 − TAIL)·last epoch). A curve still falling ends at its min with the max at the
+    start of the tail; a flat one has min ≈ max (docs/training.md, "Claims and their margin")."""
+    out = []
+    for run, group in rows.groupby("run", sort=False):
+        group = group.sort_values("epoch")
+        last = group.iloc[-1]
+        tail = group[group.epoch >= (1 - TAIL) * last.epoch]
+        row = {"dataset": last.dataset, "seed": int(last.seed), "run": run}
+        row |= {"epoch": int(last.epoch), "tail_from": int(tail.epoch.iloc[0])}
+        for m in metrics:
+            values = tail[m].astype(float) if m in tail else pd.Series(np.nan, index=tail.index)
+            row |= {m: values.iloc[-1], f"{m}_tail_min": values.min()}
+            row[f"{m}_tail_max"] = values.max()
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def nrc3_curve(row: pd.Series, points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, float]:
