@@ -19,7 +19,7 @@ import torch
 
 from nrc.train import RunSpec, TrainConfig, batched, build_model, is_complete, load_run, run, sweep
 from nrc.train import store as store_module
-from nrc.train.batched import Member, check_group, train_stack
+from nrc.train.batched import Member, Stack, check_group, train_stack
 from nrc.train.launch import Batched
 from nrc.train.loop import epoch_batches
 from nrc.train.store import RunStore
@@ -138,6 +138,15 @@ def test_a_member_draws_the_permutations_of_its_separate_run(tiny: TrainConfig) 
         expected = torch.cat([xb for xb, _ in epoch_batches(data.x_train, data.y_train, 32, alone)])
         perm = torch.randperm(data.x_train.shape[0], generator=member.generator)
         torch.testing.assert_close(data.x_train[perm], expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("chunk", [0, -1, 1.5])
+def test_a_chunk_that_is_not_a_positive_integer_is_refused(tiny: TrainConfig, chunk) -> None:
+    data = make_data()
+    model = build_model(tiny, (data.x_train.shape[1],), 2)
+    member = Member("m", RunStore("unused"), tiny, model, data)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="chunk must be a positive integer"):
+        Stack([member], data.x_train, data.y_train, chunk=chunk)
 
 
 def test_a_member_checkpoint_is_its_single_run_checkpoint(
