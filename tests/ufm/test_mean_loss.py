@@ -130,7 +130,7 @@ def test_ufm_optimum_gap_at_the_optimum_and_away_from_it(correlated_targets):
     sigma = _cov(y)
     lw, lh = 0.03, 0.1 * np.linalg.eigvalsh(sigma)[0] / 0.03 / 4  # n²c = 0.1 λmin
     at = solve(y, *mean_loss_lambdas(lw, lh, 2), 5)
-    gap = ufm_optimum_gap(_row(at.H, at.W, at.b, y, lw, lh), y)
+    gap = ufm_optimum_gap(_row(at.H, at.W, at.b, y, lw, lh), y, data_term="mean")
     assert abs(gap["gap"]) < 1e-9 and gap["wwt_error"] < 1e-9 and gap["whiteness"] < 1e-6
     np.testing.assert_allclose(gap["c_eff"], 4 * lw * lh, rtol=1e-12)
     np.testing.assert_allclose(gap["r2"], gap["r2_optimum"], atol=1e-9)
@@ -143,18 +143,18 @@ def test_ufm_optimum_gap_at_the_optimum_and_away_from_it(correlated_targets):
     summed = ufm_optimum_gap(_row(raw.H, raw.W, raw.b, y, lw, lh), y, data_term="sum")
     assert abs(summed["gap"]) < 1e-9 and summed["wwt_error"] < 1e-9
     np.testing.assert_allclose(summed["variance_over_c_min"], 1.0, atol=1e-8)
-    assert ufm_optimum_gap(_row(raw.H, raw.W, raw.b, y, lw, lh), y)["gap"] > 1e-3
+    assert ufm_optimum_gap(_row(raw.H, raw.W, raw.b, y, lw, lh), y, data_term="mean")["gap"] > 1e-3
     # the trivial critical point (W, H, b) = (0, 0, ȳ): MSE tr Σ/n, objective tr Σ/(2n)
     trivial = _row(at.H, at.W, at.b, y, lw, lh)
     trivial[[f"wwt_{i}_{j}" for i in (1, 2) for j in (1, 2)]] = 0.0
     trivial["train_mse"] = np.trace(sigma) / 2
-    zero = ufm_optimum_gap(trivial, y)
+    zero = ufm_optimum_gap(trivial, y, data_term="mean")
     expected = np.trace(sigma) / 4 / optimal_mean_loss(sigma, lw, lh) - 1
     np.testing.assert_allclose(zero["gap"], expected, rtol=1e-9)
     with pytest.raises(ValueError, match="data_term"):
         ufm_optimum_gap(_row(at.H, at.W, at.b, y, lw, lh), y, data_term="median")
     with pytest.raises(ValueError, match="need both > 0"):
-        ufm_optimum_gap(_row(at.H, at.W, at.b, y, 0.0, 0.0), y)
+        ufm_optimum_gap(_row(at.H, at.W, at.b, y, 0.0, 0.0), y, data_term="sum")
 
 
 def test_ufm_optimum_gap_where_the_optimum_is_zero(correlated_targets):
@@ -162,5 +162,5 @@ def test_ufm_optimum_gap_where_the_optimum_is_zero(correlated_targets):
     y = correlated_targets(40, 2, 13)
     lam = 2.0 * np.sqrt(np.linalg.eigvalsh(_cov(y))[-1])
     at = solve(y, 0.1, 0.1, 4)
-    gap = ufm_optimum_gap(_row(at.H, at.W, at.b, y, lam, lam), y)
+    gap = ufm_optimum_gap(_row(at.H, at.W, at.b, y, lam, lam), y, data_term="mean")
     assert np.isnan(gap["wwt_error"]) and gap["r2_optimum"] == pytest.approx(0.0, abs=1e-12)

@@ -119,11 +119,12 @@ def deep_rank_table(results: Results) -> pd.DataFrame:
     return table.sort_values(["dataset", "rank"]).reset_index(drop=True) if rows else table
 
 
-def ufm_optimum_gap(row: pd.Series, y: np.ndarray, data_term: str = "mean") -> dict[str, float]:
+def ufm_optimum_gap(row: pd.Series, y: np.ndarray, *, data_term: str) -> dict[str, float]:
     """How far a UFM-style run (``regularization="ufm"``, λ_W, λ_H > 0) is from its optimum.
 
     ``row`` is a final metrics row with its config's ``lambda_h``, ``lambda_w`` (a sweep table
-    row); ``y`` the training targets (M×n). ``data_term`` says which loss the run trained on:
+    row); ``y`` the training targets (M×n). ``data_term`` (no default: a run's files do not say
+    which) is the loss the run trained on:
     "mean" = ½·MSE averaged over the n targets (the authors' code, and nrc's UFM-style runs made
     before they moved to eq. 1; docs/training.md), whose optimum is problem (1)'s with λ's n
     times larger (:func:`nrc.ufm.theory.mean_loss_lambdas`); "sum" = problem (1) itself, the
