@@ -14,6 +14,7 @@ def _run(
     """One run evaluated every 10 epochs from epoch 0 (NRC2 = NRC1 / 2)."""
     epochs = 10 * np.arange(len(nrc1))
     table = pd.DataFrame({"run": run, "dataset": dataset, "seed": 0, "epoch": epochs})
+    table["convention"] = "normalized" if dataset == "reacher" else "centered"
     table["nrc1"], table["nrc2"] = nrc1, np.array(nrc1) / 2
     table["nrc3"] = np.nan if nrc3 is None else nrc3
     return table
@@ -34,3 +35,4 @@ def test_curve_ends_tells_a_falling_curve_from_a_plateau() -> None:
     assert a.nrc3 == a.nrc3_tail_min == a.nrc3_tail_max == 0.1
     assert np.isnan(b.nrc3) and np.isnan(b.nrc3_tail_min)  # n = 1: no NRC3
     assert b.dataset == "hopper-height" and b.seed == 0
+    assert (a.convention, b.convention) == ("normalized", "centered")  # each run's own

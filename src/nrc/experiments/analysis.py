@@ -24,16 +24,18 @@ TAIL = 0.25  # the share of a run's epochs that `curve_ends` calls its end
 def curve_ends(
     rows: pd.DataFrame, metrics: tuple[str, ...] = ("nrc1", "nrc2", "nrc3")
 ) -> pd.DataFrame:
-    """Per run of ``rows`` (metrics rows with run, dataset, seed, epoch): each metric's final
-    value and its min and max over the evaluations of the last `TAIL` of the run's epochs
-    (epoch ≥ (1 − TAIL)·last epoch). A curve still falling ends at its min with the max at the
-    start of the tail; a flat one has min ≈ max (docs/training.md, "Claims and their margin")."""
+    """Per run of ``rows`` (metrics rows with run, dataset, seed, convention, epoch): the run's
+    metric convention, and each metric's final value and its min and max over the evaluations
+    of the last `TAIL` of the run's epochs (epoch ≥ (1 − TAIL)·last epoch). A curve still
+    falling ends at its min with the max at the start of the tail; a flat one has min ≈ max
+    (docs/training.md, "Claims and their margin")."""
     out = []
     for run, group in rows.groupby("run", sort=False):
         group = group.sort_values("epoch")
         last = group.iloc[-1]
         tail = group[group.epoch >= (1 - TAIL) * last.epoch]
         row = {"dataset": last.dataset, "seed": int(last.seed), "run": run}
+        row["convention"] = last.convention
         row |= {"epoch": int(last.epoch), "tail_from": int(tail.epoch.iloc[0])}
         for m in metrics:
             values = tail[m].astype(float) if m in tail else pd.Series(np.nan, index=tail.index)
